@@ -4,7 +4,7 @@
 --   (ANALYZE, TIMING OFF): every output column is computed, nothing is sent.
 -- bench.statement_ms(sql): wall time of one statement, rolled back afterwards
 --   (for UPDATEs and procedures whose effects must not accumulate).
--- bench.compare(title, candidate, baseline, goal, runs, kind): runs candidate
+-- bench.compare(title, candidate_sql, baseline_sql, want, runs, kind): runs candidate
 --   and baseline alternately `runs` times, takes each one's median, and prints
 --   the ratio candidate/baseline next to the goal ('<= 0.8' style).
 \set QUIET 1
@@ -43,8 +43,8 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest($1) x
 $$;
 
-CREATE OR REPLACE FUNCTION bench.compare(title text, candidate text, baseline text,
-                                         goal text DEFAULT NULL, runs int DEFAULT 5,
+CREATE OR REPLACE FUNCTION bench.compare(title text, candidate_sql text, baseline_sql text,
+                                         want text DEFAULT NULL, runs int DEFAULT 5,
                                          kind text DEFAULT 'query')
 RETURNS TABLE (benchmark text, candidate_ms numeric, baseline_ms numeric, ratio numeric, goal text, verdict text)
 LANGUAGE plpgsql AS $$
@@ -53,21 +53,21 @@ DECLARE c double precision[] := '{}'; b double precision[] := '{}'; i int; r num
         ms double precision;
 BEGIN
     -- One warm-up run each, then alternate so that noise hits both alike.
-    EXECUTE format('SELECT %s($1)', timer) USING candidate;
-    EXECUTE format('SELECT %s($1)', timer) USING baseline;
+    EXECUTE format('SELECT %s($1)', timer) USING candidate_sql;
+    EXECUTE format('SELECT %s($1)', timer) USING baseline_sql;
     FOR i IN 1 .. runs LOOP
-        EXECUTE format('SELECT %s($1)', timer) INTO ms USING candidate; c := c || ms;
-        EXECUTE format('SELECT %s($1)', timer) INTO ms USING baseline; b := b || ms;
+        EXECUTE format('SELECT %s($1)', timer) INTO ms USING candidate_sql; c := c || ms;
+        EXECUTE format('SELECT %s($1)', timer) INTO ms USING baseline_sql; b := b || ms;
     END LOOP;
     r := round((bench.median(c) / nullif(bench.median(b), 0))::numeric, 3);
     benchmark := title;
     candidate_ms := round(bench.median(c)::numeric, 1);
     baseline_ms := round(bench.median(b)::numeric, 1);
     ratio := r;
-    compare.goal := $4;
-    verdict := CASE WHEN $4 IS NULL THEN 'info'
-                    WHEN $4 LIKE '<=%' AND r <= trim(substr($4, 3))::numeric THEN 'met'
-                    WHEN $4 LIKE '>=%' AND r >= trim(substr($4, 3))::numeric THEN 'met'
+    goal := want;
+    verdict := CASE WHEN want IS NULL THEN 'info'
+                    WHEN want LIKE '<=%' AND r <= trim(substr(want, 3))::numeric THEN 'met'
+                    WHEN want LIKE '>=%' AND r >= trim(substr(want, 3))::numeric THEN 'met'
                     ELSE 'MISSED' END;
     RETURN NEXT;
 END $$;
