@@ -1,0 +1,65 @@
+-- run_evaluation() resumes after its backend is killed mid-run, doing every
+-- customer exactly once (SPEC §6).  A second session (dblink) runs the
+-- evaluation in batches of 100; this session holds a row lock that the 5th
+-- batch waits on, kills the runner there, and calls run_evaluation again.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS custier CASCADE;
+CREATE EXTENSION custier;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
+SET search_path = public, custier;
+SET TimeZone = 'UTC';
+\set VERBOSITY terse
+
+CREATE TABLE rs_customer (id int PRIMARY KEY, grade tier);
+CREATE TABLE rs_metrics (id int PRIMARY KEY, amount numeric);
+-- amount 0, 400, 800, 1200 qualifies D, C, B, A; everyone starts at C.
+INSERT INTO rs_customer SELECT i, 'C' FROM generate_series(1, 1000) i;
+INSERT INTO rs_metrics SELECT i, (i % 4) * 400 FROM generate_series(1, 1000) i;
+INSERT INTO policy (name, metrics_source, key_column) VALUES ('resume', 'rs_metrics', 'id');
+INSERT INTO policy_criterion (policy, metric) VALUES ('resume', 'amount');
+INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
+    ('resume', 'amount', 'A', 1000), ('resume', 'amount', 'B', 500), ('resume', 'amount', 'C', 100);
+SELECT manage('rs_customer', 'id', 'grade', 'resume');
+
+BEGIN;
+SELECT id FROM rs_customer WHERE id = 450 FOR UPDATE;
+SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_database(), current_user));
+SELECT dblink_send_query('runner', $$SET client_min_messages = warning; CALL custier.run_evaluation('resume', '2026-01-01', 100)$$);
+-- Wait until the runner is blocked on customer 450, then kill it.
+DO $$
+DECLARE runner int;
+BEGIN
+    FOR i IN 1 .. 600 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT pid INTO runner FROM pg_stat_activity
+        WHERE query LIKE '%CALL custier.run_evaluation%' AND pid <> pg_backend_pid() AND wait_event_type = 'Lock';
+        EXIT WHEN runner IS NOT NULL;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    IF runner IS NULL THEN RAISE EXCEPTION 'the runner never blocked'; END IF;
+    PERFORM pg_terminate_backend(runner, 10000);
+END $$;
+COMMIT;
+SELECT dblink_disconnect('runner');
+
+-- Four batches were committed before the crash; the fifth was rolled back.
+SELECT customers, batches, last_key, finished_at IS NULL AS unfinished FROM evaluation;
+SELECT count(*) AS results FROM evaluation_result;
+SELECT count(*) AS history_rows FROM tier_history WHERE reason LIKE 'evaluation%';
+
+-- The same call resumes after customer 400 and finishes.
+CALL run_evaluation('resume', '2026-01-01', 100);
+SELECT customers, changed, batches, finished_at IS NOT NULL AS finished FROM evaluation;
+SELECT count(*) AS results, count(DISTINCT customer_key) AS customers,
+       min(customer_key::int) AS first, max(customer_key::int) AS last FROM evaluation_result;
+-- Every customer changed at most once, and exactly those the policy moved.
+SELECT count(*) AS history_rows, count(DISTINCT customer_key) AS customers_changed
+FROM tier_history WHERE reason LIKE 'evaluation%';
+SELECT grade, count(*) FROM rs_customer GROUP BY grade ORDER BY grade DESC;
+
+SELECT unmanage('rs_customer');
+DROP TABLE rs_customer, rs_metrics;
+DROP EXTENSION dblink;
