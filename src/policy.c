@@ -94,7 +94,7 @@ typedef struct Criterion
 	int			nthresholds;
 	Tier	   *th_tier;
 	Bound	   *th_bound;
-	/* thresholds method: weight × (n − r + 1), indexed by rank r = 1..n */
+	/* thresholds method: 100 × weight × (n − r + 1), indexed by rank r = 1..n */
 	Numeric    *rank_wk;
 	/* score method: bands, most points first */
 	int			nbands;
@@ -414,7 +414,7 @@ policy_compile(text *name, MemoryContext parent)
 		}
 	}
 
-	/* Thresholds-method points: 100 × (n − r + 1) ÷ n, and weight × (n − r + 1). */
+	/* Thresholds-method points: 100 × (n − r + 1) ÷ n, and 100 × weight × (n − r + 1). */
 	p->rank_points = palloc0(sizeof(Numeric) * (p->ngrades + 1));
 	p->rank_points[0] = p->zero;
 	for (r = 1; r <= p->ngrades; r++)
@@ -426,7 +426,7 @@ policy_compile(text *name, MemoryContext parent)
 
 		c->rank_wk = palloc0(sizeof(Numeric) * (p->ngrades + 1));
 		for (r = 1; r <= p->ngrades; r++)
-			c->rank_wk[r] = numeric_times(c->weight, int64_to_numeric(p->ngrades - r + 1));
+			c->rank_wk[r] = numeric_times(c->weight, int64_to_numeric(100 * (p->ngrades - r + 1)));
 	}
 	MemoryContextSwitchTo(oldcxt);
 
@@ -501,13 +501,15 @@ policy_compile(text *name, MemoryContext parent)
 		p->nlevels++;
 	}
 
-	/* score = Σ weight × points ÷ Σ weight; thresholds: Σ w × (n − r + 1) ÷ (n × Σ w ÷ 100) */
+	/*
+	 * score = Σ weight × points ÷ Σ weight; under thresholds, with points
+	 * 100 × (n − r + 1) ÷ n, that is Σ 100 × w × (n − r + 1) ÷ (n × Σ w):
+	 * one division, so the score has the digits "/" gives on those sums.
+	 */
 	if (p->is_score)
 		p->denominator = sum_weight;
 	else
-		p->denominator = DatumGetNumeric(DirectFunctionCall2(numeric_div,
-															 NumericGetDatum(numeric_times(sum_weight, int64_to_numeric(p->ngrades))),
-															 NumericGetDatum(int64_to_numeric(100))));
+		p->denominator = numeric_times(sum_weight, int64_to_numeric(p->ngrades));
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
@@ -616,6 +618,21 @@ numeric_syntax_ok(const char *s)
 	return *p == '\0';
 }
 
+/*
+ * NaN is no measurement: under numeric ordering it would meet every
+ * "higher is better" bound, so it is refused rather than graded.
+ */
+static inline Numeric
+checked_numeric(CompiledPolicy *p, Criterion *c, Numeric n)
+{
+	if (numeric_is_nan(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"%s\": metric \"%s\" is NaN", p->name, c->metric),
+				 errhint("Use NULL for a metric that is not known.")));
+	return n;
+}
+
 static const char *
 jsonb_container_kind(JsonbContainer *jc)
 {
@@ -663,9 +680,10 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 										p->name, c->metric, s),
 								 errhint("A metric is a JSON number, a string holding a number, or null (missing).")));
 					v->isnull = false;
-					v->n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-															   ObjectIdGetDatum(InvalidOid),
-															   Int32GetDatum(-1)));
+					v->n = checked_numeric(p, c,
+										   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+																			   ObjectIdGetDatum(InvalidOid),
+																			   Int32GetDatum(-1))));
 					break;
 				}
 			case jbvBool:
@@ -796,14 +814,14 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 				v->i = DatumGetInt64(d);
 				break;
 			case MK_FLOAT4:
-				v->n = DatumGetNumeric(DirectFunctionCall1(float4_numeric, d));
+				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d)));
 				break;
 			case MK_FLOAT8:
-				v->n = DatumGetNumeric(DirectFunctionCall1(float8_numeric, d));
+				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d)));
 				break;
 			case MK_NUMERIC:
 				/* once per row: numeric_cmp would otherwise unpack a short header per comparison */
-				v->n = (Numeric) PG_DETOAST_DATUM(d);
+				v->n = checked_numeric(p, &p->crit[i], (Numeric) PG_DETOAST_DATUM(d));
 				break;
 			case MK_MISSING:
 				v->isnull = true;
@@ -959,7 +977,7 @@ tier_string(Tier t)
 	return s;
 }
 
-/* A number; NaN and infinities (float columns) as strings, as to_jsonb does. */
+/* A number; infinities (float columns) as strings, as to_jsonb does. */
 static void
 push_numeric(JsonbParseState **st, const char *key, Numeric n)
 {

@@ -194,7 +194,7 @@ BEGIN
     END IF;
 
     -- Tiers outside A..lowest.
-    FOR r IN SELECT 'tier ' || t.tier::text || '''s label and min_score' AS what, t.tier
+    FOR r IN SELECT 'tier ' || t.tier::text AS what, t.tier
                FROM custier.policy_tier t
               WHERE t.policy = p.name AND t.tier OPERATOR(custier.<) p.lowest
              UNION ALL
