@@ -27,7 +27,7 @@ SELECT id FROM rs_customer WHERE id = 450 FOR UPDATE;
 SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
     split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
     current_database(), current_user));
-SELECT dblink_send_query('runner', $$SET client_min_messages = warning; CALL custier.run_evaluation('resume', '2026-01-01', 100)$$);
+SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('resume', '2026-01-01', 100)$$);
 -- Wait until the runner is blocked on customer 450, then kill it.
 DO $$
 DECLARE runner int;

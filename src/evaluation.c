@@ -126,7 +126,7 @@ evaluation_apply(PG_FUNCTION_ARGS)
 			   *approval;
 	char	   *reason;
 	StringInfoData sql;
-	int64		applied = 0;
+	volatile int64 applied = 0;
 	bool		isnull;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 

@@ -132,10 +132,11 @@ COMMENT ON FUNCTION @extschema@._evaluation_query(text) IS 'internal: the set-ba
 CREATE FUNCTION @extschema@._earlier_evaluations(p_policy text, p_as_of timestamptz) RETURNS bigint[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(array_agg(e.evaluation_id ORDER BY e.as_of DESC), '{}')
-    FROM (SELECT ev.evaluation_id, ev.as_of FROM custier.evaluation ev, custier.policy p
-          WHERE ev.policy = p_policy AND p.name = p_policy AND ev.as_of < p_as_of AND ev.finished_at IS NOT NULL
+    FROM (SELECT ev.evaluation_id, ev.as_of FROM custier.evaluation ev
+          WHERE ev.policy = p_policy AND ev.as_of < p_as_of AND ev.finished_at IS NOT NULL
           ORDER BY ev.as_of DESC
-          LIMIT greatest(p.upgrade_after, p.downgrade_after) - 1) e
+          LIMIT (SELECT greatest(p.upgrade_after, p.downgrade_after) - 1
+                 FROM custier.policy p WHERE p.name = p_policy)) e
 $$;
 REVOKE ALL ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) IS 'internal: the finished evaluations of a policy before as_of, newest first, as many as its rules look back on';
@@ -206,11 +207,16 @@ BEGIN
                CASE WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
                     WHEN q.current_tier IS NULL OR $7 = 'none'
                          OR ($7 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
-                    WHEN EXISTS (SELECT FROM custier.adjustment a
-                                 WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status = 'proposed') THEN 'pending'
+                    %s
                     ELSE 'proposed' END,
                $6
-        FROM (%s) q$q$, custier._evaluation_query(ev.policy))
+        FROM (%s) q$q$,
+        -- Only a policy that asks for approval can have open adjustments to wait on.
+        CASE WHEN s.approval <> 'none' THEN
+            $w$WHEN EXISTS (SELECT FROM custier.adjustment a
+                           WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status = 'proposed') THEN 'pending'$w$
+        ELSE '' END,
+        custier._evaluation_query(ev.policy))
     USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
           p_evaluation_id, batch_no, s.approval, s.tbl;
     GET DIAGNOSTICS n = ROW_COUNT;
