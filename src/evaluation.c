@@ -125,7 +125,10 @@ evaluation_apply(PG_FUNCTION_ARGS)
 			   *key_type,
 			   *approval;
 	char	   *reason;
-	StringInfoData sql;
+	char	   *table;
+	StringInfoData sql,
+				skip_sql;
+	int64		planned;
 	volatile int64 applied = 0;
 	bool		isnull;
 	MemoryContext caller_cxt = CurrentMemoryContext;
@@ -136,13 +139,15 @@ evaluation_apply(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (SPI_execute_with_args(
 							  "SELECT m.tbl, e.policy, m.key_column, m.tier_column, "
-							  "       pg_catalog.format_type(a.atttypid, a.atttypmod), p.approval "
+							  "       pg_catalog.format_type(a.atttypid, a.atttypmod), p.approval, "
+							  "       (SELECT pg_catalog.count(*) FROM custier.evaluation_result r"
+							  "        WHERE r.evaluation_id = $1 AND r.batch = $2 AND r.action = 'applied') "
 							  "FROM custier.evaluation e "
 							  "JOIN custier.policy p ON p.name = e.policy "
 							  "JOIN custier.managed_table m ON m.policy = e.policy "
 							  "JOIN pg_catalog.pg_attribute a ON a.attrelid = m.tbl AND a.attname = m.key_column "
 							  "WHERE e.evaluation_id = $1 AND e.finished_at IS NULL",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read evaluation " INT64_FORMAT, evaluation_id);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -156,44 +161,51 @@ evaluation_apply(PG_FUNCTION_ARGS)
 	tier_column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	key_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	approval = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
+	planned = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
+	table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 
+	/* Only rows still at the grade they were evaluated from are changed. */
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "WITH upd AS ("
-					 " UPDATE %s t SET %s = r.proposed_tier"
+					 "UPDATE %s t SET %s = r.proposed_tier"
 					 " FROM custier.evaluation_result r"
 					 " WHERE r.evaluation_id = $1 AND r.batch = $2 AND r.action = 'applied'"
 					 "   AND t.%s = r.customer_key::%s"
 					 "   AND (t.%s OPERATOR(custier.=) r.current_tier OR (t.%s IS NULL AND r.current_tier IS NULL))"
 					 "   AND (r.current_tier IS NULL OR %s"
-					 "        OR (%s AND r.proposed_tier OPERATOR(custier.>) r.current_tier))"
-					 " RETURNING r.customer_key),"
-					 " skipped AS ("
-					 " UPDATE custier.evaluation_result r SET action = 'skipped'"
-					 " WHERE r.evaluation_id = $1 AND r.batch = $2 AND r.action = 'applied'"
-					 "   AND NOT EXISTS (SELECT FROM upd WHERE upd.customer_key = r.customer_key)"
-					 " RETURNING 1)"
-					 " SELECT (SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM skipped)",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
-					 quote_identifier(tier_column),
+					 "        OR (%s AND r.proposed_tier OPERATOR(custier.>) r.current_tier))",
+					 table, quote_identifier(tier_column),
 					 quote_identifier(key_column), key_type,
 					 quote_identifier(tier_column), quote_identifier(tier_column),
 					 strcmp(approval, "none") == 0 ? "true" : "false",
 					 strcmp(approval, "downgrade") == 0 ? "true" : "false");
 
+	/* The others moved since (or the rule refused them): say so. */
+	initStringInfo(&skip_sql);
+	appendStringInfo(&skip_sql,
+					 "UPDATE custier.evaluation_result r SET action = 'skipped'"
+					 " WHERE r.evaluation_id = $1 AND r.batch = $2 AND r.action = 'applied'"
+					 "   AND NOT EXISTS (SELECT FROM %s t WHERE t.%s = r.customer_key::%s"
+					 "                   AND t.%s OPERATOR(custier.=) r.proposed_tier)",
+					 table, quote_identifier(key_column), key_type, quote_identifier(tier_column));
+
 	reason = psprintf("evaluation " INT64_FORMAT " of policy \"%s\"", evaluation_id, policy);
 	custier_begin_authorized_change(relid, 0, reason);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not apply evaluation " INT64_FORMAT, evaluation_id);
-		applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		applied = (int64) SPI_processed;
 	}
 	PG_FINALLY();
 	{
 		custier_end_authorized_change();
 	}
 	PG_END_TRY();
+
+	if (applied < planned &&
+		SPI_execute_with_args(skip_sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record skipped customers of evaluation " INT64_FORMAT, evaluation_id);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller_cxt);

@@ -18,7 +18,9 @@ CREATE TABLE @extschema@.evaluation (
 COMMENT ON TABLE @extschema@.evaluation IS 'one row per evaluation run of a policy: progress (customers done so far), changes applied and proposed';
 
 CREATE TABLE @extschema@.evaluation_result (
-    evaluation_id  bigint NOT NULL REFERENCES @extschema@.evaluation ON DELETE CASCADE,
+    -- No foreign key: its per-row check would cost more than the row; only
+    -- custier's own functions write here.
+    evaluation_id  bigint NOT NULL,
     customer_key   text NOT NULL,
     qualified_tier @extschema@.tier NOT NULL,
     proposed_tier  @extschema@.tier NOT NULL,
@@ -88,10 +90,10 @@ REVOKE ALL ON FUNCTION @extschema@._evaluation_setup(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_setup(text) IS 'internal: the managed table, metrics source and rules of a policy, checked';
 
 -- The one query behind evaluate() and every batch of run_evaluation().
--- $1 text: resume after this key (NULL: from the start); $2 bigint: at most
+-- $1 text: with p_resume, start after this key; $2 bigint: at most
 -- this many customers (NULL: all); $3 bigint[]: earlier evaluations, newest
 -- first; $4 boolean: explain every customer.
-CREATE FUNCTION @extschema@._evaluation_query(p_policy text) RETURNS text
+CREATE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s record; earlier text;
 BEGIN
@@ -115,18 +117,21 @@ FROM (
                CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
                CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::jsonb) ELSE custier.score(%5$L, m) END AS score,
                %9$s AS earlier
-        FROM %4$s t LEFT JOIN %10$s m ON m.%2$I = t.%1$I
-        WHERE $1 IS NULL OR t.%1$I > $1::%11$s
+        FROM %4$s t LEFT JOIN %10$s m ON m.%2$I = t.%1$I %12$s
+        %13$s
         ORDER BY t.%1$I
         LIMIT $2
     ) q
 ) c$q$,
         s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy,
         s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'),
-        earlier, s.metrics_source, s.key_type);
+        earlier, s.metrics_source, s.key_type,
+        -- Resuming: both sides start after the key, so each batch reads only its own rows.
+        CASE WHEN p_resume THEN format('AND m.%I > $1::%s', s.metrics_key, s.key_type) ELSE '' END,
+        CASE WHEN p_resume THEN format('WHERE t.%I > $1::%s', s.key_column, s.key_type) ELSE '' END);
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_query(text) IS 'internal: the set-based query that evaluates a policy''s customers';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query that evaluates a policy''s customers';
 
 -- Earlier finished evaluations a run looks back on, newest first.
 CREATE FUNCTION @extschema@._earlier_evaluations(p_policy text, p_as_of timestamptz) RETURNS bigint[]
@@ -149,7 +154,7 @@ BEGIN
     IF $2 IS NULL THEN
         RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    RETURN QUERY EXECUTE custier._evaluation_query($1)
+    RETURN QUERY EXECUTE custier._evaluation_query($1, false)
         USING NULL::text, NULL::bigint, custier._earlier_evaluations($1, $2), true;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.evaluate(text, timestamptz) FROM PUBLIC;
@@ -216,7 +221,7 @@ BEGIN
             $w$WHEN EXISTS (SELECT FROM custier.adjustment a
                            WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status = 'proposed') THEN 'pending'$w$
         ELSE '' END,
-        custier._evaluation_query(ev.policy))
+        custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL))
     USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
           p_evaluation_id, batch_no, s.approval, s.tbl;
     GET DIAGNOSTICS n = ROW_COUNT;
