@@ -1,18 +1,194 @@
--- doc/demo.sql — what `make demo` runs.  It grows with each module.
+-- doc/demo.sql — what `make demo` runs: a company grades 50 000 customers
+-- from 1 000 000 purchases, for two half-year cycles, routes the downgrades
+-- through review and approval, and looks at the result.
 \set QUIET 1
+\set ON_ERROR_STOP 1
 \pset footer off
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
 CREATE EXTENSION custier;
-\unset QUIET
+SET search_path = public, custier;
+\timing off
 
-\echo '--- 1. The tier type: A is the best grade, and compares greatest'
-CREATE TABLE customer (id int PRIMARY KEY, name text, grade tier);
+\echo
+\echo '=== 1. The data: 50 000 customers, 1 000 000 purchases (2025-2026), surveys and tickets'
+CREATE TABLE customer (
+    customer_id int PRIMARY KEY,
+    name        text NOT NULL,
+    region      text NOT NULL,
+    grade       tier
+);
 INSERT INTO customer
-SELECT i, 'customer ' || i, tier(1 + (hashint4(i) & 2147483647) % 4)
-FROM generate_series(1, 1000) i;
-CREATE INDEX ON customer (grade);
+SELECT i, format('Customer %s', i), (ARRAY['North', 'South', 'East', 'West'])[1 + i % 4], NULL
+FROM generate_series(1, 50000) i;
 
-SELECT grade, count(*) AS customers FROM customer GROUP BY grade ORDER BY grade DESC;
-SELECT id, name, grade FROM customer WHERE grade >= 'B' ORDER BY grade DESC, id LIMIT 5;
-SELECT max(grade) AS best, min(grade) AS worst FROM customer;
-SELECT 'A'::tier - 'C'::tier AS "A minus C", tier_up('C') AS "C up one", tier_down('C', 5) AS "C down five",
-       rank('B'::tier) AS "rank of B", tier(3) AS "tier 3";
+-- Low ids buy more often; each customer has its own basket size and trend.
+CREATE TABLE purchase (customer_id int NOT NULL, at timestamptz NOT NULL, amount numeric(12,2) NOT NULL);
+INSERT INTO purchase
+SELECT c, at,
+       round((CASE WHEN r % 50 = 0 THEN -0.5 ELSE 1 END)          -- 2% refunds
+             * (20 + (hashint4(c * 3) & 2147483647) % 600)        -- basket size
+             * (1 + ((hashint4(c * 5) & 2147483647) % 150 - 50) / 100.0
+                  * extract(epoch FROM at - '2025-01-01') / extract(epoch FROM interval '2 years'))
+             , 2)
+FROM (SELECT i AS r,
+             1 + floor(50000 * power((hashint4(i) & 2147483647) / 2147483648.0, 1.6))::int AS c,
+             '2025-01-01'::timestamptz + ((hashint4(i * 7) & 2147483647) % 63072000) * interval '1 second' AS at
+      FROM generate_series(1, 1000000) i) s;
+CREATE INDEX ON purchase (customer_id);
+CREATE TABLE survey (customer_id int, answered_at timestamptz, score int);
+INSERT INTO survey
+SELECT 1 + (hashint4(i) & 2147483647) % 50000, '2025-01-01'::timestamptz + (i % 730) * interval '1 day',
+       1 + (hashint4(i * 11) & 2147483647) % 5 FROM generate_series(1, 20000) i;
+CREATE TABLE ticket (customer_id int, opened timestamptz, resolved timestamptz);
+INSERT INTO ticket
+SELECT 1 + (hashint4(i) & 2147483647) % 50000, o,
+       o + ((hashint4(i * 13) & 2147483647) % 96) * interval '1 hour'
+FROM (SELECT i, '2025-01-01'::timestamptz + (i % 700) * interval '1 day' AS o FROM generate_series(1, 10000) i) s;
+ANALYZE customer, purchase, survey, ticket;
+\unset QUIET
+SELECT count(*) AS purchases, count(DISTINCT customer_id) AS buying_customers,
+       sum(amount) AS revenue, count(*) FILTER (WHERE amount < 0) AS refunds
+FROM purchase;
+\set QUIET 1
+
+\echo
+\echo '=== 2. Value metrics, from the C aggregates (a view the policy reads)'
+-- The evaluation date lives in a one-row table, so each cycle sees its own half-year.
+CREATE TABLE demo_clock (as_of timestamptz NOT NULL);
+INSERT INTO demo_clock VALUES ('2026-06-30 23:59:59+00');
+CREATE VIEW customer_metrics AS
+SELECT s.customer_id,
+       s.last[1] + s.last[2]                                 AS amount_12m,
+       round(frequency(s.m, s.as_of, '1 month'), 2)          AS purchases_per_month,
+       floor(extract(epoch FROM tenure(s.m, s.as_of)) / 2629800)::int AS tenure_months,
+       round(least(g[1], g[2]), 1)                           AS growth_2_cycles
+FROM (SELECT p.customer_id, c.as_of,
+             value_metrics(p.at, p.amount) AS m,
+             period_amounts(p.at, p.amount, c.as_of, '6 months', 3) AS last
+      FROM purchase p CROSS JOIN demo_clock c
+      WHERE p.at <= c.as_of
+      GROUP BY p.customer_id, c.as_of) s
+CROSS JOIN LATERAL (SELECT growth(s.last) AS g) x;
+\unset QUIET
+SELECT * FROM customer_metrics WHERE customer_id IN (1, 500, 20000) ORDER BY customer_id;
+\set QUIET 1
+
+\echo
+\echo '=== 3. The policy: the seeds'' A/B/C/D standard'
+INSERT INTO policy (name, method, lowest, period, upgrade_after, downgrade_after, max_step, approval,
+                    metrics_source, key_column, description)
+VALUES ('standard', 'thresholds', 'D', '6 months', 2, 1, 1, 'downgrade', 'customer_metrics', 'customer_id',
+        'A key accounts … D watch list; upgrades after two good cycles, one grade at a time; downgrades need approval');
+INSERT INTO policy_tier (policy, tier, label) VALUES
+    ('standard', 'A', 'A级客户 key account'), ('standard', 'B', 'B级客户 important'),
+    ('standard', 'C', 'C级客户 regular'),     ('standard', 'D', 'D级客户 watch list');
+INSERT INTO policy_criterion (policy, metric, weight) VALUES
+    ('standard', 'amount_12m', 3), ('standard', 'purchases_per_month', 2),
+    ('standard', 'tenure_months', 1), ('standard', 'growth_2_cycles', 1);
+INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
+    ('standard', 'amount_12m', 'A', 9000), ('standard', 'amount_12m', 'B', 4000), ('standard', 'amount_12m', 'C', 1500),
+    ('standard', 'purchases_per_month', 'A', 2.5), ('standard', 'purchases_per_month', 'B', 1.2),
+    ('standard', 'purchases_per_month', 'C', 0.5),
+    ('standard', 'tenure_months', 'A', 12), ('standard', 'tenure_months', 'B', 6),
+    ('standard', 'growth_2_cycles', 'A', 0);
+INSERT INTO policy_reviewer (policy, department) VALUES ('standard', 'sales'), ('standard', 'service');
+SELECT manage('customer', 'customer_id', 'grade', 'standard', require_approval => true);
+\unset QUIET
+SELECT t.tier, t.label, string_agg(format('%s >= %s', h.metric, h.bound), ', ' ORDER BY h.metric) AS needs
+FROM policy_tier t LEFT JOIN policy_threshold h ON h.policy = t.policy AND h.tier = t.tier
+WHERE t.policy = 'standard' GROUP BY t.tier, t.label ORDER BY t.tier DESC;
+\set QUIET 1
+
+\echo
+\echo '=== 4. Cycle 1 (as of 2026-06-30): everyone is graded for the first time'
+\timing on
+CALL run_evaluation('standard', '2026-06-30 23:59:59+00', 10000);
+\timing off
+\unset QUIET
+SELECT evaluation_id, as_of, customers, changed, proposed, finished_at - started_at AS took FROM evaluation;
+SELECT grade, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
+FROM customer GROUP BY grade ORDER BY grade DESC NULLS LAST;
+\set QUIET 1
+
+\echo
+\echo '=== 5. Cycle 2 (as of 2026-12-31): upgrades after two good cycles, downgrades wait for approval'
+UPDATE demo_clock SET as_of = '2026-12-31 23:59:59+00';
+\unset QUIET
+SELECT qualified_tier, proposed_tier, count(*)
+FROM evaluate('standard', '2026-12-31 23:59:59+00')
+WHERE current_tier <> proposed_tier GROUP BY 1, 2 ORDER BY 1 DESC, 2 DESC LIMIT 6;
+\timing on
+CALL run_evaluation('standard', '2026-12-31 23:59:59+00', 10000);
+\timing off
+SELECT evaluation_id, as_of, customers, changed, proposed, finished_at - started_at AS took FROM evaluation ORDER BY 1;
+SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 2 GROUP BY action ORDER BY action;
+\set QUIET 1
+
+\echo
+\echo '=== 6. The approval form: sales and service review, management approves (or rejects)'
+CREATE ROLE demo_sales; CREATE ROLE demo_service; CREATE ROLE demo_manager;
+GRANT USAGE ON SCHEMA public TO demo_sales, demo_service, demo_manager;
+GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO demo_sales, demo_service;
+GRANT EXECUTE ON FUNCTION approve(bigint, text), reject(bigint, text) TO demo_manager;
+\unset QUIET
+SELECT adjustment_id, customer_key, from_tier, to_tier, status, proposed_by, evidence->>'tier' AS evidence_tier
+FROM adjustment ORDER BY adjustment_id LIMIT 5;
+\set QUIET 1
+SET ROLE demo_sales;
+SELECT review(adjustment_id, 'sales', 'support', 'volume dropped, confirmed with the account team')
+FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 5) a;
+SET ROLE demo_service;
+SELECT review(adjustment_id, 'service', CASE WHEN n = 5 THEN 'oppose' ELSE 'support' END,
+              CASE WHEN n = 5 THEN 'open complaint being handled; wait a cycle' END)
+FROM (SELECT adjustment_id, row_number() OVER (ORDER BY adjustment_id) AS n
+      FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 5) a;
+SET ROLE demo_manager;
+SELECT approve(adjustment_id, 'approved in the quarterly review')
+FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 4) a;
+SELECT reject(adjustment_id, 'service opposed: keep the grade one more cycle')
+FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 1) a;
+RESET ROLE;
+\unset QUIET
+SELECT adjustment_id, customer_key, from_tier, to_tier, status, decided_by, decision_note
+FROM adjustment WHERE status <> 'proposed' ORDER BY adjustment_id;
+SELECT status, count(*) FROM adjustment GROUP BY status ORDER BY status;
+\echo 'A grade change by hand is refused: it has to go through the form.'
+\set ON_ERROR_STOP 0
+UPDATE customer SET grade = 'A' WHERE customer_id = 49999;
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '=== 7. The result'
+\echo 'Tier distribution now:'
+SELECT grade, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
+FROM customer GROUP BY grade ORDER BY grade DESC;
+\echo 'Migration matrix, grade after cycle 1 (rows) to grade now (columns):'
+SELECT r.proposed_tier AS after_cycle_1,
+       count(*) FILTER (WHERE c.grade = 'A') AS "A", count(*) FILTER (WHERE c.grade = 'B') AS "B",
+       count(*) FILTER (WHERE c.grade = 'C') AS "C", count(*) FILTER (WHERE c.grade = 'D') AS "D"
+FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
+WHERE r.evaluation_id = 1 GROUP BY 1 ORDER BY 1 DESC;
+\echo 'KPIs:'
+SELECT round(share(c.grade > r.proposed_tier), 2)  AS upgrade_rate_pct,
+       round(share(c.grade < r.proposed_tier), 2)  AS downgrade_rate_pct,
+       (SELECT round(share(EXISTS (SELECT FROM purchase p2 WHERE p2.customer_id = a.customer_id
+                                   AND p2.at > '2026-06-30 23:59:59+00')), 2)
+        FROM (SELECT DISTINCT customer_id FROM purchase
+              WHERE at > '2025-12-31 23:59:59+00' AND at <= '2026-06-30 23:59:59+00') a) AS retention_rate_pct,
+       (SELECT round(share(score >= 4), 2) FROM survey WHERE answered_at > '2026-06-30') AS satisfaction_pct,
+       (SELECT round(on_time_rate(opened, resolved, '48 hours'), 2) FROM ticket) AS complaints_on_time_pct
+FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
+WHERE r.evaluation_id = 1;
+\echo 'History of a few customers (every change, who, and why):'
+SELECT customer_key, old_tier, new_tier, changed_at::date, changed_by, adjustment_id, reason
+FROM tier_history
+WHERE customer_key IN (SELECT customer_key FROM adjustment WHERE status IN ('applied', 'rejected') ORDER BY adjustment_id LIMIT 2)
+   OR customer_key IN (SELECT customer_key FROM evaluation_result WHERE evaluation_id = 2 AND action = 'applied'
+                       ORDER BY customer_key::int LIMIT 1)
+ORDER BY customer_key::int, history_id;
+\echo 'Grades as they stood after cycle 1, from the history:'
+SELECT tier, count(*) FROM tiers_at('customer', (SELECT finished_at FROM evaluation WHERE evaluation_id = 1))
+GROUP BY tier ORDER BY tier DESC;
+\echo 'The evidence an adjustment carries (custier.explain):'
+SELECT jsonb_pretty(evidence) FROM adjustment WHERE status = 'applied' ORDER BY adjustment_id LIMIT 1;

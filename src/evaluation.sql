@@ -192,7 +192,7 @@ CREATE FUNCTION @extschema@._evaluation_step(p_evaluation_id bigint, p_batch_siz
     OUT customers bigint, OUT changed bigint, OUT proposed bigint, OUT finished boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record; n bigint; batch_no int; last text; r record;
-        evidence jsonb; adj bigint;
+        evidence jsonb;
 BEGIN
     -- The row lock serializes concurrent runners of the same evaluation.
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id FOR UPDATE;
@@ -219,7 +219,7 @@ BEGIN
         -- Only a policy that asks for approval can have open adjustments to wait on.
         CASE WHEN s.approval <> 'none' THEN
             $w$WHEN EXISTS (SELECT FROM custier.adjustment a
-                           WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status = 'proposed') THEN 'pending'$w$
+                           WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
         ELSE '' END,
         custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL))
     USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
@@ -240,9 +240,12 @@ BEGIN
             EXECUTE format('SELECT custier.explain($1, m) FROM %s m WHERE m.%I = $2::%s',
                            s.metrics_source, s.metrics_key, s.key_type)
             INTO evidence USING ev.policy, r.customer_key;
-            adj := custier._propose_from_evaluation(s.tbl, r.customer_key, r.current_tier, r.proposed_tier,
-                       format('evaluation %s of policy "%s" as of %s', p_evaluation_id, ev.policy, ev.as_of),
-                       coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id);
+            -- The adjustment's own trigger checks it, takes from_tier and the
+            -- proposer, and locks the customer, as for custier.propose().
+            INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
+            VALUES (s.tbl, r.customer_key, r.proposed_tier,
+                    format('evaluation %s of policy "%s" as of %s', p_evaluation_id, ev.policy, ev.as_of),
+                    coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id, session_user, now());
             proposed := proposed + 1;
         END LOOP;
     END IF;
