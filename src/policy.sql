@@ -341,6 +341,7 @@ CREATE TABLE @extschema@.policy_audit (
 CREATE INDEX ON @extschema@.policy_audit (policy, changed_at);
 COMMENT ON TABLE @extschema@.policy_audit IS
     'append-only log of every edit of the policy tables: who, when, which table, old and new row';
+COMMENT ON SEQUENCE @extschema@.policy_audit_audit_id_seq IS 'numbers the rows of custier.policy_audit';
 REVOKE ALL ON @extschema@.policy_audit FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.policy_audit_audit_id_seq FROM PUBLIC;
 
