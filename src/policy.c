@@ -1,0 +1,1204 @@
+/*
+ * policy.c — tier assignment from a grading policy (SPEC §3):
+ * custier.assign_tier, custier.score and custier.explain over a jsonb object
+ * or a row, plus the triggers that keep compiled policies fresh and audit
+ * every policy edit.
+ *
+ * A policy is read with SPI once per call site and statement ("compiled")
+ * into fn_extra; every row of the statement then costs a few comparisons.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "custier.h"
+
+PG_FUNCTION_INFO_V1(assign_tier_jsonb);
+PG_FUNCTION_INFO_V1(assign_tier_record);
+PG_FUNCTION_INFO_V1(score_jsonb);
+PG_FUNCTION_INFO_V1(score_record);
+PG_FUNCTION_INFO_V1(explain_jsonb);
+PG_FUNCTION_INFO_V1(explain_record);
+PG_FUNCTION_INFO_V1(policy_edited);
+PG_FUNCTION_INFO_V1(policy_audit_trigger);
+
+#if PG_VERSION_NUM >= 170000
+#define MY_LXID (MyProc->vxid.lxid)
+#else
+#define MY_LXID (MyProc->lxid)
+#endif
+
+#define METRIC_JSON_HINT "A metric is a JSON number, a string holding a number, or null (missing)."
+#define METRIC_COLUMN_HINT "Metric columns are smallint, integer, bigint, real, double precision or numeric (or a domain over one)."
+
+/* How many policies one call site keeps compiled (the name may vary per row). */
+#define POLICY_CACHE_SLOTS 4
+
+/*
+ * A bound, also pre-converted for integer metric values so that an integer
+ * column is compared without building a numeric: v >= b  <=>  v >= ceil(b),
+ * v <= b  <=>  v <= floor(b).
+ */
+typedef enum IntBoundCase
+{
+	INTBOUND_VALUE,				/* compare with i */
+	INTBOUND_ALWAYS,			/* every int64 meets it */
+	INTBOUND_NEVER				/* no int64 meets it */
+} IntBoundCase;
+
+typedef struct Bound
+{
+	Numeric		n;
+	IntBoundCase intcase;
+	int64		i;
+} Bound;
+
+typedef struct Band
+{
+	Bound		bound;
+	Numeric		points;
+	Numeric		wpoints;		/* weight × points */
+} Band;
+
+typedef enum MetricKind
+{
+	MK_MISSING,					/* no such column: a missing metric */
+	MK_INT2,
+	MK_INT4,
+	MK_INT8,
+	MK_FLOAT4,
+	MK_FLOAT8,
+	MK_NUMERIC
+} MetricKind;
+
+typedef struct Criterion
+{
+	char	   *metric;
+	int			metric_len;
+	bool		higher_is_better;
+	Numeric		weight;
+	/* thresholds method: this criterion's thresholds, best tier first */
+	int			nthresholds;
+	Tier	   *th_tier;
+	Bound	   *th_bound;
+	/* thresholds method: 100 × weight × (n − r + 1), indexed by rank r = 1..n */
+	Numeric    *rank_wk;
+	/* score method: bands, most points first */
+	int			nbands;
+	Band	   *bands;
+} Criterion;
+
+/* Thresholds method: a tier that has thresholds, and which they are. */
+typedef struct TierRule
+{
+	Tier		tier;
+	int			nchecks;
+	int		   *crit;
+	Bound	  **bound;
+} TierRule;
+
+/* Where each criterion's column is in one row type. */
+typedef struct RowMap
+{
+	Oid			typid;
+	int32		typmod;
+	TupleDesc	tupdesc;
+	Datum	   *values;
+	bool	   *nulls;
+	int		   *attnum;			/* per criterion, 0 when missing */
+	MetricKind *kind;
+} RowMap;
+
+/* One metric value of the row being graded. */
+typedef struct MetricValue
+{
+	bool		isnull;
+	bool		isint;
+	int64		i;
+	Numeric		n;				/* when !isint */
+} MetricValue;
+
+typedef struct CompiledPolicy
+{
+	MemoryContext cxt;
+	char	   *name;
+	int			name_len;
+	bool		is_score;
+	Tier		lowest;
+	int			ngrades;		/* n: grades A..lowest */
+	int			ncrit;
+	Criterion  *crit;
+	int			nrules;			/* thresholds method, best tier first */
+	TierRule   *rules;
+	int			nlevels;		/* score method: tiers with a min_score, best first */
+	Tier	   *level_tier;
+	Numeric    *level_min;
+	char	   *label[TIER_MAX_RANK + 1];
+	Numeric    *rank_points;	/* 100 × (n − r + 1) ÷ n, r = 0..n (0 → 0) */
+	Numeric		denominator;	/* score = Σ ÷ denominator */
+	Numeric		zero;
+	MetricValue *values;		/* scratch, one per criterion */
+	RowMap	   *rowmap;
+} CompiledPolicy;
+
+typedef struct PolicyCache
+{
+	TimestampTz stmt_start;
+	LocalTransactionId lxid;
+	uint64		generation;
+	int			next;
+	CompiledPolicy *slot[POLICY_CACHE_SLOTS];
+} PolicyCache;
+
+/*
+ * Bumped by the statement triggers on the policy tables and on subtransaction
+ * abort: a compiled policy older than the current generation is stale even
+ * within one statement (PL/pgSQL keeps simple-expression states alive).
+ */
+static uint64 policy_generation = 0;
+static bool policy_callback_registered = false;
+
+static void
+policy_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		policy_generation++;
+}
+
+static inline int
+numeric_compare(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+numeric_plus(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+numeric_times(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+/* a ÷ b as PostgreSQL's numeric division gives it, trailing zeros trimmed. */
+static Numeric
+numeric_quotient(Numeric a, Numeric b)
+{
+	Datum		q = DirectFunctionCall2(numeric_div, NumericGetDatum(a), NumericGetDatum(b));
+
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, q));
+}
+
+static void
+bound_init(Bound *b, Numeric n, bool higher_is_better)
+{
+	Numeric		r;
+
+	b->n = n;
+	b->i = 0;
+	r = DatumGetNumeric(DirectFunctionCall1(higher_is_better ? numeric_ceil : numeric_floor,
+											NumericGetDatum(n)));
+	if (numeric_compare(r, int64_to_numeric(PG_INT64_MAX)) > 0)
+		b->intcase = higher_is_better ? INTBOUND_NEVER : INTBOUND_ALWAYS;
+	else if (numeric_compare(r, int64_to_numeric(PG_INT64_MIN)) < 0)
+		b->intcase = higher_is_better ? INTBOUND_ALWAYS : INTBOUND_NEVER;
+	else
+	{
+		b->intcase = INTBOUND_VALUE;
+		b->i = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(r)));
+	}
+}
+
+/* Does the value meet the bound (>=, or <= when lower is better)? */
+static inline bool
+meets(const MetricValue *v, const Bound *b, bool higher_is_better)
+{
+	int			cmp;
+
+	if (v->isnull)
+		return false;
+	if (v->isint)
+	{
+		if (b->intcase != INTBOUND_VALUE)
+			return b->intcase == INTBOUND_ALWAYS;
+		return higher_is_better ? v->i >= b->i : v->i <= b->i;
+	}
+	cmp = numeric_compare(v->n, b->n);
+	return higher_is_better ? cmp >= 0 : cmp <= 0;
+}
+
+/* ---------------------------------------------------------------- compile */
+
+static int
+find_criterion(CompiledPolicy *p, const char *metric)
+{
+	int			i;
+
+	for (i = 0; i < p->ncrit; i++)
+		if (strcmp(p->crit[i].metric, metric) == 0)
+			return i;
+	return -1;					/* the foreign key makes this unreachable */
+}
+
+static SPITupleTable *
+policy_query(const char *sql, Datum name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {name};
+
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "custier: reading the policy failed: %s", sql);
+	return SPI_tuptable;
+}
+
+static Datum
+spi_value(SPITupleTable *tt, uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(tt->vals[row], tt->tupdesc, col, isnull);
+}
+
+static Numeric
+copy_numeric(Datum d)
+{
+	return DatumGetNumericCopy(d);
+}
+
+static CompiledPolicy *
+policy_compile(text *name, MemoryContext parent)
+{
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	CompiledPolicy *p;
+	SPITupleTable *tt;
+	Datum		namedatum = PointerGetDatum(name);
+	char	   *namestr = text_to_cstring(name);
+	bool		isnull;
+	uint64		row;
+	int			i,
+				r;
+	Numeric		sum_weight;
+
+	if (!policy_callback_registered)
+	{
+		RegisterSubXactCallback(policy_subxact_callback, NULL);
+		policy_callback_registered = true;
+	}
+
+	cxt = AllocSetContextCreate(parent, "custier compiled policy", ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	p = palloc0(sizeof(CompiledPolicy));
+	p->cxt = cxt;
+	p->name = pstrdup(namestr);
+	p->name_len = strlen(namestr);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "custier: SPI_connect failed");
+
+	tt = policy_query("SELECT method, lowest FROM custier.policy WHERE name OPERATOR(pg_catalog.=) $1",
+					  namedatum);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		MemoryContextDelete(cxt);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("policy \"%s\" does not exist", namestr),
+				 errhint("Policies are the rows of custier.policy.")));
+	}
+	{
+		char	   *method = TextDatumGetCString(spi_value(tt, 0, 1, &isnull));
+
+		if (strcmp(method, "score") == 0)
+			p->is_score = true;
+		else if (strcmp(method, "thresholds") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("policy \"%s\": unknown method \"%s\"", namestr, method)));
+		p->lowest = DatumGetTier(spi_value(tt, 0, 2, &isnull));
+		p->ngrades = p->lowest;
+	}
+
+	/* Criteria, by metric name so that explain lists them in a stable order. */
+	tt = policy_query("SELECT metric, weight, higher_is_better FROM custier.policy_criterion"
+					  " WHERE policy OPERATOR(pg_catalog.=) $1 ORDER BY metric",
+					  namedatum);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	p->ncrit = (int) SPI_processed;
+	p->crit = palloc0(sizeof(Criterion) * Max(p->ncrit, 1));
+	p->values = palloc0(sizeof(MetricValue) * Max(p->ncrit, 1));
+	sum_weight = int64_to_numeric(0);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		Criterion  *c = &p->crit[row];
+
+		c->metric = pstrdup(NameStr(*DatumGetName(spi_value(tt, row, 1, &isnull))));
+		c->metric_len = strlen(c->metric);
+		c->weight = copy_numeric(spi_value(tt, row, 2, &isnull));
+		c->higher_is_better = DatumGetBool(spi_value(tt, row, 3, &isnull));
+		c->th_tier = palloc0(sizeof(Tier) * (p->ngrades + 1));
+		c->th_bound = palloc0(sizeof(Bound) * (p->ngrades + 1));
+		sum_weight = numeric_plus(sum_weight, c->weight);
+	}
+	p->zero = int64_to_numeric(0);
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Thresholds: kept per criterion, best tier first; tiers beyond lowest ignored. */
+	tt = policy_query("SELECT metric, tier, bound FROM custier.policy_threshold"
+					  " WHERE policy OPERATOR(pg_catalog.=) $1",
+					  namedatum);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		int			ci = find_criterion(p, NameStr(*DatumGetName(spi_value(tt, row, 1, &isnull))));
+		Tier		t = DatumGetTier(spi_value(tt, row, 2, &isnull));
+		Criterion  *c;
+		int			k;
+
+		if (ci < 0 || t > p->lowest)
+			continue;
+		c = &p->crit[ci];
+		/* insertion by rank */
+		for (k = c->nthresholds; k > 0 && c->th_tier[k - 1] > t; k--)
+		{
+			c->th_tier[k] = c->th_tier[k - 1];
+			c->th_bound[k] = c->th_bound[k - 1];
+		}
+		c->th_tier[k] = t;
+		bound_init(&c->th_bound[k], copy_numeric(spi_value(tt, row, 3, &isnull)), c->higher_is_better);
+		c->nthresholds++;
+	}
+
+	/* Tier rules for the thresholds method: every tier that has thresholds. */
+	p->rules = palloc0(sizeof(TierRule) * (p->ngrades + 1));
+	for (r = 1; r <= p->ngrades; r++)
+	{
+		TierRule   *rule = &p->rules[p->nrules];
+
+		rule->crit = palloc(sizeof(int) * Max(p->ncrit, 1));
+		rule->bound = palloc(sizeof(Bound *) * Max(p->ncrit, 1));
+		for (i = 0; i < p->ncrit; i++)
+		{
+			Criterion  *c = &p->crit[i];
+			int			k;
+
+			for (k = 0; k < c->nthresholds; k++)
+				if (c->th_tier[k] == r)
+				{
+					rule->crit[rule->nchecks] = i;
+					rule->bound[rule->nchecks] = &c->th_bound[k];
+					rule->nchecks++;
+				}
+		}
+		if (rule->nchecks > 0)
+		{
+			rule->tier = (Tier) r;
+			p->nrules++;
+		}
+	}
+
+	/* Thresholds-method points: 100 × (n − r + 1) ÷ n, and 100 × weight × (n − r + 1). */
+	p->rank_points = palloc0(sizeof(Numeric) * (p->ngrades + 1));
+	p->rank_points[0] = p->zero;
+	for (r = 1; r <= p->ngrades; r++)
+		p->rank_points[r] = numeric_quotient(int64_to_numeric(100 * (p->ngrades - r + 1)),
+											 int64_to_numeric(p->ngrades));
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		c->rank_wk = palloc0(sizeof(Numeric) * (p->ngrades + 1));
+		for (r = 1; r <= p->ngrades; r++)
+			c->rank_wk[r] = numeric_times(c->weight, int64_to_numeric(100 * (p->ngrades - r + 1)));
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Bands: most points first (then the hardest bound), so the first met is the best. */
+	tt = policy_query("SELECT metric, bound, points FROM custier.policy_band"
+					  " WHERE policy OPERATOR(pg_catalog.=) $1",
+					  namedatum);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < p->ncrit; i++)
+		p->crit[i].bands = palloc0(sizeof(Band) * Max(SPI_processed, 1));
+	for (row = 0; row < SPI_processed; row++)
+	{
+		int			ci = find_criterion(p, NameStr(*DatumGetName(spi_value(tt, row, 1, &isnull))));
+		Criterion  *c;
+		Band		b;
+		int			k;
+
+		if (ci < 0)
+			continue;
+		c = &p->crit[ci];
+		bound_init(&b.bound, copy_numeric(spi_value(tt, row, 2, &isnull)), c->higher_is_better);
+		b.points = copy_numeric(spi_value(tt, row, 3, &isnull));
+		b.wpoints = numeric_times(c->weight, b.points);
+		for (k = c->nbands; k > 0; k--)
+		{
+			Band	   *prev = &c->bands[k - 1];
+			int			cmp = numeric_compare(prev->points, b.points);
+
+			if (cmp == 0)
+			{
+				cmp = numeric_compare(prev->bound.n, b.bound.n);
+				if (!c->higher_is_better)
+					cmp = -cmp;
+			}
+			if (cmp >= 0)
+				break;
+			c->bands[k] = *prev;
+		}
+		c->bands[k] = b;
+		c->nbands++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* Tiers: labels, and the min_score ladder of the score method. */
+	tt = policy_query("SELECT tier, label, min_score FROM custier.policy_tier"
+					  " WHERE policy OPERATOR(pg_catalog.=) $1",
+					  namedatum);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	p->level_tier = palloc0(sizeof(Tier) * (SPI_processed + 1));
+	p->level_min = palloc0(sizeof(Numeric) * (SPI_processed + 1));
+	for (row = 0; row < SPI_processed; row++)
+	{
+		Tier		t = DatumGetTier(spi_value(tt, row, 1, &isnull));
+		Datum		d;
+		int			k;
+
+		if (t > p->lowest)
+			continue;
+		d = spi_value(tt, row, 2, &isnull);
+		if (!isnull)
+			p->label[t] = TextDatumGetCString(d);
+		d = spi_value(tt, row, 3, &isnull);
+		if (isnull)
+			continue;
+		for (k = p->nlevels; k > 0 && p->level_tier[k - 1] > t; k--)
+		{
+			p->level_tier[k] = p->level_tier[k - 1];
+			p->level_min[k] = p->level_min[k - 1];
+		}
+		p->level_tier[k] = t;
+		p->level_min[k] = copy_numeric(d);
+		p->nlevels++;
+	}
+
+	/*
+	 * score = Σ weight × points ÷ Σ weight; under thresholds, with points
+	 * 100 × (n − r + 1) ÷ n, that is Σ 100 × w × (n − r + 1) ÷ (n × Σ w):
+	 * one division, so the score has the digits "/" gives on those sums.
+	 */
+	if (p->is_score)
+		p->denominator = sum_weight;
+	else
+		p->denominator = numeric_times(sum_weight, int64_to_numeric(p->ngrades));
+	MemoryContextSwitchTo(oldcxt);
+
+	SPI_finish();
+	return p;
+}
+
+/*
+ * The compiled policy for this call site and statement.  Recompiled when a
+ * new statement or transaction starts, or when a policy table changed in
+ * this backend since (generation), so the next statement sees an edit.
+ */
+static CompiledPolicy *
+policy_lookup(FunctionCallInfo fcinfo, text *name)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	PolicyCache *cache = (PolicyCache *) flinfo->fn_extra;
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	LocalTransactionId lxid = MY_LXID;
+	const char *namedata = VARDATA_ANY(name);
+	int			namelen = VARSIZE_ANY_EXHDR(name);
+	int			i;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(PolicyCache));
+		flinfo->fn_extra = cache;
+	}
+	else if (cache->stmt_start != stmt_start || cache->lxid != lxid ||
+			 cache->generation != policy_generation)
+	{
+		for (i = 0; i < POLICY_CACHE_SLOTS; i++)
+			if (cache->slot[i] != NULL)
+			{
+				MemoryContextDelete(cache->slot[i]->cxt);
+				cache->slot[i] = NULL;
+			}
+	}
+	cache->stmt_start = stmt_start;
+	cache->lxid = lxid;
+	cache->generation = policy_generation;
+
+	for (i = 0; i < POLICY_CACHE_SLOTS; i++)
+	{
+		CompiledPolicy *p = cache->slot[i];
+
+		if (p != NULL && p->name_len == namelen && memcmp(p->name, namedata, namelen) == 0)
+			return p;
+	}
+
+	i = cache->next;
+	if (cache->slot[i] != NULL)
+	{
+		MemoryContextDelete(cache->slot[i]->cxt);
+		cache->slot[i] = NULL;
+	}
+	cache->slot[i] = policy_compile(name, flinfo->fn_mcxt);
+	cache->next = (i + 1) % POLICY_CACHE_SLOTS;
+	/* compiling read tables, which does not bump the generation */
+	return cache->slot[i];
+}
+
+/* ----------------------------------------------------------- metric input */
+
+/* PostgreSQL 15's numeric input syntax, so that we can name the metric on a bad one. */
+static bool
+numeric_syntax_ok(const char *s)
+{
+	const char *p = s;
+	bool		digits = false;
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (pg_strncasecmp(p, "infinity", 8) == 0)
+		p += 8;
+	else if (pg_strncasecmp(p, "inf", 3) == 0)
+		p += 3;
+	else if (p == s + strspn(s, " \t\n\r\f\v") && pg_strncasecmp(p, "nan", 3) == 0)
+		p += 3;
+	else
+	{
+		while (isdigit((unsigned char) *p))
+			p++, digits = true;
+		if (*p == '.')
+		{
+			p++;
+			while (isdigit((unsigned char) *p))
+				p++, digits = true;
+		}
+		if (!digits)
+			return false;
+		if (*p == 'e' || *p == 'E')
+		{
+			p++;
+			if (*p == '+' || *p == '-')
+				p++;
+			if (!isdigit((unsigned char) *p))
+				return false;
+			while (isdigit((unsigned char) *p))
+				p++;
+		}
+	}
+	while (isspace((unsigned char) *p))
+		p++;
+	return *p == '\0';
+}
+
+/*
+ * NaN is no measurement: under numeric ordering it would meet every
+ * "higher is better" bound, so it is refused rather than graded.
+ */
+static inline Numeric
+checked_numeric(CompiledPolicy *p, Criterion *c, Numeric n)
+{
+	if (numeric_is_nan(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"%s\": metric \"%s\" is NaN", p->name, c->metric),
+				 errhint("Use NULL for a metric that is not known.")));
+	return n;
+}
+
+static const char *
+jsonb_container_kind(JsonbContainer *jc)
+{
+	return JsonContainerIsObject(jc) ? "an object" : "an array";
+}
+
+static void
+jsonb_values(CompiledPolicy *p, Jsonb *jb)
+{
+	int			i;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"%s\": metrics must be a JSON object, not %s",
+						p->name, JB_ROOT_IS_SCALAR(jb) ? "a scalar" : "an array"),
+				 errhint("Pass the metrics as {\"metric\": value, ...}.")));
+
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		MetricValue *v = &p->values[i];
+		JsonbValue	jv;
+
+		v->isnull = true;
+		v->isint = false;
+		if (getKeyJsonValueFromContainer(&jb->root, c->metric, c->metric_len, &jv) == NULL)
+			continue;
+		switch (jv.type)
+		{
+			case jbvNull:
+				break;
+			case jbvNumeric:
+				v->isnull = false;
+				v->n = jv.val.numeric;
+				break;
+			case jbvString:
+				{
+					char	   *s = pnstrdup(jv.val.string.val, jv.val.string.len);
+
+					if (!numeric_syntax_ok(s))
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+								 errmsg("policy \"%s\": metric \"%s\" is not a number: \"%s\"",
+										p->name, c->metric, s),
+								 errhint(METRIC_JSON_HINT)));
+					v->isnull = false;
+					v->n = checked_numeric(p, c,
+										   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+																			   ObjectIdGetDatum(InvalidOid),
+																			   Int32GetDatum(-1))));
+					break;
+				}
+			case jbvBool:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("policy \"%s\": metric \"%s\" is a JSON boolean (%s), not a number",
+								p->name, c->metric, jv.val.boolean ? "true" : "false"),
+						 errhint(METRIC_JSON_HINT)));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("policy \"%s\": metric \"%s\" is %s, not a number",
+								p->name, c->metric,
+								jv.type == jbvBinary ? jsonb_container_kind(jv.val.binary.data) : "not a scalar"),
+						 errhint(METRIC_JSON_HINT)));
+		}
+	}
+}
+
+/* Maps criteria to the columns of this row type; once per (compile, row type). */
+static RowMap *
+rowmap_build(CompiledPolicy *p, Oid typid, int32 typmod)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(p->cxt);
+	TupleDesc	td = lookup_rowtype_tupdesc(typid, typmod);
+	RowMap	   *map = palloc0(sizeof(RowMap));
+	int			i,
+				a;
+
+	map->typid = typid;
+	map->typmod = typmod;
+	map->tupdesc = CreateTupleDescCopy(td);
+	ReleaseTupleDesc(td);
+	map->values = palloc(sizeof(Datum) * Max(map->tupdesc->natts, 1));
+	map->nulls = palloc(sizeof(bool) * Max(map->tupdesc->natts, 1));
+	map->attnum = palloc0(sizeof(int) * Max(p->ncrit, 1));
+	map->kind = palloc0(sizeof(MetricKind) * Max(p->ncrit, 1));
+
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		for (a = 0; a < map->tupdesc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(map->tupdesc, a);
+			Oid			base;
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), c->metric) != 0)
+				continue;
+			base = getBaseType(att->atttypid);
+			map->attnum[i] = a + 1;
+			switch (base)
+			{
+				case INT2OID:
+					map->kind[i] = MK_INT2;
+					break;
+				case INT4OID:
+					map->kind[i] = MK_INT4;
+					break;
+				case INT8OID:
+					map->kind[i] = MK_INT8;
+					break;
+				case FLOAT4OID:
+					map->kind[i] = MK_FLOAT4;
+					break;
+				case FLOAT8OID:
+					map->kind[i] = MK_FLOAT8;
+					break;
+				case NUMERICOID:
+					map->kind[i] = MK_NUMERIC;
+					break;
+				default:
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("policy \"%s\": metric \"%s\" is a column of type %s, not a number",
+									p->name, c->metric, format_type_be(att->atttypid)),
+							 errhint(METRIC_COLUMN_HINT)));
+			}
+			break;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return map;
+}
+
+static void
+record_values(CompiledPolicy *p, HeapTupleHeader rec)
+{
+	Oid			typid = HeapTupleHeaderGetTypeId(rec);
+	int32		typmod = HeapTupleHeaderGetTypMod(rec);
+	RowMap	   *map = p->rowmap;
+	HeapTupleData tuple;
+	int			i;
+
+	if (map == NULL || map->typid != typid || map->typmod != typmod)
+		map = p->rowmap = rowmap_build(p, typid, typmod);
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = rec;
+	heap_deform_tuple(&tuple, map->tupdesc, map->values, map->nulls);
+
+	for (i = 0; i < p->ncrit; i++)
+	{
+		MetricValue *v = &p->values[i];
+		int			a = map->attnum[i] - 1;
+		Datum		d;
+
+		v->isint = false;
+		v->isnull = (a < 0 || map->nulls[a]);
+		if (v->isnull)
+			continue;
+		d = map->values[a];
+		switch (map->kind[i])
+		{
+			case MK_INT2:
+				v->isint = true;
+				v->i = DatumGetInt16(d);
+				break;
+			case MK_INT4:
+				v->isint = true;
+				v->i = DatumGetInt32(d);
+				break;
+			case MK_INT8:
+				v->isint = true;
+				v->i = DatumGetInt64(d);
+				break;
+			case MK_FLOAT4:
+				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d)));
+				break;
+			case MK_FLOAT8:
+				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d)));
+				break;
+			case MK_NUMERIC:
+				/* once per row: numeric_cmp would otherwise unpack a short header per comparison */
+				v->n = checked_numeric(p, &p->crit[i], (Numeric) PG_DETOAST_DATUM(d));
+				break;
+			case MK_MISSING:
+				v->isnull = true;
+				break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- grading */
+
+/* Thresholds method: rank of the best tier whose threshold this criterion meets, 0 if none. */
+static int
+criterion_best_rank(const Criterion *c, const MetricValue *v)
+{
+	int			k;
+
+	for (k = 0; k < c->nthresholds; k++)
+		if (meets(v, &c->th_bound[k], c->higher_is_better))
+			return c->th_tier[k];
+	return 0;
+}
+
+/* Score method: index of the best band met, -1 if none. */
+static int
+criterion_best_band(const Criterion *c, const MetricValue *v)
+{
+	int			k;
+
+	for (k = 0; k < c->nbands; k++)
+		if (meets(v, &c->bands[k].bound, c->higher_is_better))
+			return k;
+	return -1;
+}
+
+/* The score, NULL (isnull) for a policy without criteria; met[i] gets rank or band. */
+static Numeric
+policy_score(CompiledPolicy *p, int *met, bool *isnull)
+{
+	Numeric		sum = p->zero;
+	int			i;
+
+	*isnull = (p->ncrit == 0);
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		if (p->is_score)
+		{
+			int			b = criterion_best_band(c, &p->values[i]);
+
+			if (b >= 0)
+				sum = numeric_plus(sum, c->bands[b].wpoints);
+			if (met)
+				met[i] = b;
+		}
+		else
+		{
+			int			r = criterion_best_rank(c, &p->values[i]);
+
+			if (r > 0)
+				sum = numeric_plus(sum, c->rank_wk[r]);
+			if (met)
+				met[i] = r;
+		}
+	}
+	if (*isnull)
+		return NULL;
+	return numeric_quotient(sum, p->denominator);
+}
+
+static Tier
+tier_for_score(CompiledPolicy *p, Numeric score, bool isnull)
+{
+	int			k;
+
+	if (!isnull)
+		for (k = 0; k < p->nlevels; k++)
+			if (numeric_compare(p->level_min[k], score) <= 0)
+				return p->level_tier[k];
+	return p->lowest;
+}
+
+static Tier
+policy_assign(CompiledPolicy *p)
+{
+	int			k,
+				j;
+
+	if (p->is_score)
+	{
+		bool		isnull;
+		Numeric		score = policy_score(p, NULL, &isnull);
+
+		return tier_for_score(p, score, isnull);
+	}
+
+	/* Best tier first; a tier qualifies when every threshold it has is met. */
+	for (k = 0; k < p->nrules; k++)
+	{
+		TierRule   *rule = &p->rules[k];
+
+		for (j = 0; j < rule->nchecks; j++)
+		{
+			Criterion  *c = &p->crit[rule->crit[j]];
+
+			if (!meets(&p->values[rule->crit[j]], rule->bound[j], c->higher_is_better))
+				break;
+		}
+		if (j == rule->nchecks)
+			return rule->tier;
+	}
+	return p->lowest;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* pushJsonbValue keeps pointers: every string must outlive the build. */
+static char *
+tier_string(Tier t)
+{
+	char	   *s = palloc(2);
+
+	s[0] = TIER_LETTER(t);
+	s[1] = '\0';
+	return s;
+}
+
+/* A number; infinities (float columns) as strings, as to_jsonb does. */
+static void
+push_numeric(JsonbParseState **st, const char *key, Numeric n)
+{
+	JsonbValue	v;
+
+	if (n != NULL && (numeric_is_nan(n) || numeric_is_inf(n)))
+	{
+		push_string(st, key, numeric_normalize(n));
+		return;
+	}
+	push_key(st, key);
+	if (n == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = n;
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static Jsonb *
+policy_explain(CompiledPolicy *p)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int		   *met = palloc(sizeof(int) * Max(p->ncrit, 1));
+	bool		isnull;
+	Numeric		score = policy_score(p, met, &isnull);
+	Tier		tier = policy_assign(p);
+	int			i;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "policy", p->name);
+	push_string(&st, "method", p->is_score ? "score" : "thresholds");
+	push_string(&st, "tier", tier_string(tier));
+	push_string(&st, "label", p->label[tier]);
+	push_numeric(&st, "score", isnull ? NULL : score);
+	push_key(&st, "criteria");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		MetricValue *v = &p->values[i];
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_string(&st, "metric", c->metric);
+		push_numeric(&st, "value", v->isnull ? NULL : v->isint ? int64_to_numeric(v->i) : v->n);
+		push_numeric(&st, "weight", c->weight);
+		push_string(&st, "direction", c->higher_is_better ? "higher is better" : "lower is better");
+		if (p->is_score)
+		{
+			push_numeric(&st, "band", met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
+			push_numeric(&st, "points", met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+		}
+		else
+		{
+			push_string(&st, "tier_met", met[i] > 0 ? tier_string((Tier) met[i]) : NULL);
+			push_numeric(&st, "points", p->rank_points[met[i]]);
+		}
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* ------------------------------------------------------------ SQL entries */
+
+static CompiledPolicy *
+policy_with_jsonb(FunctionCallInfo fcinfo)
+{
+	CompiledPolicy *p = policy_lookup(fcinfo, PG_GETARG_TEXT_PP(0));
+
+	jsonb_values(p, PG_GETARG_JSONB_P(1));
+	return p;
+}
+
+static CompiledPolicy *
+policy_with_record(FunctionCallInfo fcinfo)
+{
+	CompiledPolicy *p = policy_lookup(fcinfo, PG_GETARG_TEXT_PP(0));
+
+	record_values(p, PG_GETARG_HEAPTUPLEHEADER(1));
+	return p;
+}
+
+Datum
+assign_tier_jsonb(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIER(policy_assign(policy_with_jsonb(fcinfo)));
+}
+
+Datum
+assign_tier_record(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIER(policy_assign(policy_with_record(fcinfo)));
+}
+
+static Datum
+score_result(FunctionCallInfo fcinfo, CompiledPolicy *p)
+{
+	bool		isnull;
+	Numeric		score = policy_score(p, NULL, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_NUMERIC(score);
+}
+
+Datum
+score_jsonb(PG_FUNCTION_ARGS)
+{
+	return score_result(fcinfo, policy_with_jsonb(fcinfo));
+}
+
+Datum
+score_record(PG_FUNCTION_ARGS)
+{
+	return score_result(fcinfo, policy_with_record(fcinfo));
+}
+
+Datum
+explain_jsonb(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(policy_explain(policy_with_jsonb(fcinfo)));
+}
+
+Datum
+explain_record(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(policy_explain(policy_with_record(fcinfo)));
+}
+
+/* ---------------------------------------------------------------- triggers */
+
+Datum
+policy_edited(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier.policy_edited() must be called as a trigger")));
+	policy_generation++;
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Writes one audit row.  Runs as the owner of the edited table (as the
+ * foreign-key triggers do), so editors need no privilege on the log and
+ * cannot write it by other means, while changed_by records who they are.
+ */
+Datum
+policy_audit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	const char *op;
+	HeapTuple	oldt = NULL,
+				newt = NULL;
+	Oid			rowtype;
+	Oid			argtypes[5];
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', 'n', 'n'};
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier.policy_audit_trigger() must be called as a trigger")));
+
+	tupdesc = RelationGetDescr(td->tg_relation);
+	rowtype = tupdesc->tdtypeid;
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		op = "TRUNCATE";
+	else if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		op = "INSERT", newt = td->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		op = "DELETE", oldt = td->tg_trigtuple;
+	else
+		op = "UPDATE", oldt = td->tg_trigtuple, newt = td->tg_newtuple;
+
+	argtypes[0] = TEXTOID;
+	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	argtypes[1] = TEXTOID;
+	args[1] = CStringGetTextDatum(RelationGetRelationName(td->tg_relation));
+	argtypes[2] = TEXTOID;
+	args[2] = CStringGetTextDatum(op);
+	argtypes[3] = rowtype;
+	argtypes[4] = rowtype;
+	args[3] = args[4] = (Datum) 0;
+	if (oldt)
+	{
+		args[3] = heap_copy_tuple_as_datum(oldt, tupdesc);
+		nulls[3] = ' ';
+	}
+	if (newt)
+	{
+		args[4] = heap_copy_tuple_as_datum(newt, tupdesc);
+		nulls[4] = ' ';
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "custier: SPI_connect failed");
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_execute_with_args("INSERT INTO custier.policy_audit"
+							  " (changed_by, tbl, operation, policy, old_row, new_row)"
+							  " SELECT $1, $2, $3,"
+							  " COALESCE(n OPERATOR(pg_catalog.->>) 'policy',"
+							  "  n OPERATOR(pg_catalog.->>) 'name', o OPERATOR(pg_catalog.->>) 'policy',"
+							  "  o OPERATOR(pg_catalog.->>) 'name'), o, n"
+							  " FROM (SELECT pg_catalog.to_jsonb($4) AS o, pg_catalog.to_jsonb($5) AS n) s",
+							  5, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "custier: writing the policy audit log failed");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
