@@ -780,9 +780,60 @@ typedef struct PeriodState
 	Interval	period;
 	int32		periods;
 	bool		amounts;		/* period_amounts (sums) or period_counts (counts) */
-	int64	   *counts;
-	MoneySum   *sums;
+	int64	   *counts;			/* period_counts */
+	/*
+	 * period_amounts keeps each sum as an int64 × 10^-scales[k] while it
+	 * fits, so that a group's state stays small enough for hash aggregation
+	 * in work_mem; the first amount that does not fit (or a NaN/±Infinity)
+	 * switches the group to full MoneySums in `wide`.
+	 */
+	int64	   *small;
+	uint8	   *scales;
+	MoneySum   *wide;
 } PeriodState;
+
+#define SMALL_SCALE_MAX 18
+
+/* *sum (at *scale) += v (at vscale); false, changing nothing, when it does not fit. */
+static inline bool
+small_add(int64 *sum, uint8 *scale, acc_int v, int vscale)
+{
+	int			s = Max(*scale, vscale);
+	acc_int		cur = *sum;
+	acc_int		total;
+
+	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - *scale))
+		return false;
+	total = cur + v;			/* both below 2^63 in magnitude: no int128 overflow */
+	if (total > PG_INT64_MAX || total < PG_INT64_MIN)
+		return false;
+	*sum = (int64) total;
+	*scale = (uint8) s;
+	return true;
+}
+
+/* Bucket k as a MoneySum, whichever form it is kept in. */
+static inline MoneySum
+period_money(const PeriodState *state, int k)
+{
+	MoneySum	ms = {0};
+
+	if (state->wide)
+		return state->wide[k];
+	ms.sum = state->small[k];
+	ms.scale = state->scales[k];
+	return ms;
+}
+
+static void
+period_widen(PeriodState *state, MemoryContext cxt)
+{
+	MoneySum   *wide = MemoryContextAllocZero(cxt, sizeof(MoneySum) * state->periods);
+
+	for (int k = 0; k < state->periods; k++)
+		wide[k] = period_money(state, k);
+	state->wide = wide;
+}
 
 static inline bool
 interval_identical(const Interval *a, const Interval *b)
@@ -857,8 +908,8 @@ static PeriodState *
 period_new(MemoryContext cxt, bool amounts, TimestampTz as_of, const Interval *period, int32 periods)
 {
 	Size		head = MAXALIGN(sizeof(PeriodState));
-	Size		each = amounts ? sizeof(MoneySum) : sizeof(int64);
-	PeriodState *state = MemoryContextAllocZero(cxt, head + each * periods);
+	Size		size = head + sizeof(int64) * periods + (amounts ? periods : 0);
+	PeriodState *state = MemoryContextAllocZero(cxt, size);
 
 	acc_tables_init();
 	state->as_of = as_of;
@@ -866,10 +917,30 @@ period_new(MemoryContext cxt, bool amounts, TimestampTz as_of, const Interval *p
 	state->periods = periods;
 	state->amounts = amounts;
 	if (amounts)
-		state->sums = (MoneySum *) ((char *) state + head);
+	{
+		state->small = (int64 *) ((char *) state + head);
+		state->scales = (uint8 *) (state->small + periods);
+	}
 	else
 		state->counts = (int64 *) ((char *) state + head);
 	return state;
+}
+
+/* Adds one amount to bucket k of a period_amounts state. */
+static inline void
+period_add_amount(PeriodState *state, int k, const NumericView *nv, Datum amount, MemoryContext aggcxt)
+{
+	acc_int		v;
+
+	if (likely(state->wide == NULL))
+	{
+		if (likely(!nv->special && nv->dscale <= SMALL_SCALE_MAX &&
+				   numeric_view_scaled(nv, nv->dscale, &v) &&
+				   small_add(&state->small[k], &state->scales[k], v, nv->dscale)))
+			return;
+		period_widen(state, aggcxt);
+	}
+	money_add(&state->wide[k], nv, amount, aggcxt);
 }
 
 static const TimestampTz *
@@ -974,7 +1045,7 @@ period_transfn_common(FunctionCallInfo fcinfo, bool amounts)
 	if (k >= 0)
 	{
 		if (amounts)
-			money_add(&state->sums[k], &nv, PG_GETARG_DATUM(2), aggcxt);
+			period_add_amount(state, k, &nv, PG_GETARG_DATUM(2), aggcxt);
 		else
 			state->counts[k]++;
 	}
@@ -1014,10 +1085,20 @@ period_combinefn(PG_FUNCTION_ARGS)
 		elog(ERROR, "period_combinefn: mixed period_amounts and period_counts states");
 	for (int k = 0; k < a->periods; k++)
 	{
-		if (a->amounts)
-			money_merge(&a->sums[k], &b->sums[k], aggcxt);
-		else
+		MoneySum	bk;
+
+		if (!a->amounts)
+		{
 			a->counts[k] += b->counts[k];
+			continue;
+		}
+		bk = period_money(b, k);
+		if (a->wide == NULL && bk.specials == 0 && bk.spill == NULL &&
+			small_add(&a->small[k], &a->scales[k], bk.sum, bk.scale))
+			continue;
+		if (a->wide == NULL)
+			period_widen(a, aggcxt);
+		money_merge(&a->wide[k], &bk, aggcxt);
 	}
 	PG_RETURN_POINTER(a);
 }
@@ -1040,7 +1121,11 @@ period_serialfn(PG_FUNCTION_ARGS)
 	for (int k = 0; k < state->periods; k++)
 	{
 		if (state->amounts)
-			money_send(&buf, &state->sums[k]);
+		{
+			MoneySum	ms = period_money(state, k);
+
+			money_send(&buf, &ms);
+		}
 		else
 			pq_sendint64(&buf, state->counts[k]);
 	}
@@ -1067,10 +1152,12 @@ period_deserialfn(PG_FUNCTION_ARGS)
 	periods = pq_getmsgint(&buf, 4);
 	period_check_args(amounts, &period, periods);
 	state = period_new(CurrentMemoryContext, amounts, as_of, &period, periods);
+	if (amounts)
+		period_widen(state, CurrentMemoryContext);
 	for (int k = 0; k < periods; k++)
 	{
 		if (amounts)
-			money_recv(&buf, &state->sums[k]);
+			money_recv(&buf, &state->wide[k]);
 		else
 			state->counts[k] = pq_getmsgint64(&buf);
 	}
@@ -1091,7 +1178,11 @@ period_amounts_finalfn(PG_FUNCTION_ARGS)
 	state = (PeriodState *) PG_GETARG_POINTER(0);
 	elems = palloc(state->periods * sizeof(Datum));
 	for (int k = 0; k < state->periods; k++)
-		elems[k] = NumericGetDatum(money_result(&state->sums[k]));
+	{
+		MoneySum	ms = period_money(state, k);
+
+		elems[k] = NumericGetDatum(money_result(&ms));
+	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->periods, NUMERICOID, -1, false, TYPALIGN_INT));
 }
 

@@ -55,7 +55,7 @@ CREATE FUNCTION @extschema@.period_counts_finalfn(internal) RETURNS integer[]
 CREATE AGGREGATE @extschema@.period_amounts(at timestamptz, amount numeric, as_of timestamptz, period interval, periods integer) (
     SFUNC = @extschema@.period_amounts_transfn,
     STYPE = internal,
-    SSPACE = 640,
+    SSPACE = 200,
     FINALFUNC = @extschema@.period_amounts_finalfn,
     COMBINEFUNC = @extschema@.period_combinefn,
     SERIALFUNC = @extschema@.period_serialfn,
