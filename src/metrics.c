@@ -212,17 +212,22 @@ acc_tables_init(void)
 	}
 }
 
+/* *a += b; true (leaving *a alone) on overflow. */
 static inline bool
-acc_add_overflow(acc_int a, acc_int b, acc_int *result)
+acc_add_overflow(acc_int *a, acc_int b)
 {
+	acc_int		r;
+
 #ifdef HAVE__BUILTIN_OP_OVERFLOW
-	return __builtin_add_overflow(a, b, result);
-#else
-	if ((b > 0 && a > ACC_MAX - b) || (b < 0 && a < -ACC_MAX - b))
+	if (__builtin_add_overflow(*a, b, &r))
 		return true;
-	*result = a + b;
-	return false;
+#else
+	if ((b > 0 && *a > ACC_MAX - b) || (b < 0 && *a < -ACC_MAX - b))
+		return true;
+	r = *a + b;
 #endif
+	*a = r;
+	return false;
 }
 
 /* value × 10^by, false when it does not fit. */
@@ -456,7 +461,7 @@ money_add(MoneySum *ms, const NumericView *nv, Datum amount, MemoryContext aggcx
 	{
 		if (unlikely(scale > ms->scale))
 			money_raise_scale(ms, scale, aggcxt);
-		if (likely(!acc_add_overflow(ms->sum, v, &ms->sum)))
+		if (likely(!acc_add_overflow(&ms->sum, v)))
 			return;
 		money_flush(ms, aggcxt);
 		ms->sum = v;
@@ -481,7 +486,7 @@ money_merge(MoneySum *a, const MoneySum *b, MemoryContext aggcxt)
 		money_spill(a, scaled_to_numeric(b->sum, b->scale), aggcxt);
 		return;
 	}
-	if (acc_add_overflow(a->sum, bv, &a->sum))
+	if (acc_add_overflow(&a->sum, bv))
 	{
 		money_flush(a, aggcxt);
 		a->sum = bv;
@@ -1397,7 +1402,10 @@ numeric_mul_int64(Datum a, int64 b)
 	return DirectFunctionCall2(numeric_mul, a, NumericGetDatum(numeric_of_int64(b)));
 }
 
-/* An interval's length in microseconds, months as 30.4375 days as extract(epoch) counts them. */
+/*
+ * An interval's length in microseconds, counted as extract(epoch from …)
+ * counts it: a year of months is 365.25 days, other months 30 days, a day 24 hours.
+ */
 static Datum
 interval_usecs(const Interval *i)
 {
@@ -1405,8 +1413,11 @@ interval_usecs(const Interval *i)
 
 	us = DirectFunctionCall2(numeric_add, us, numeric_mul_int64(NumericGetDatum(numeric_of_int64(i->day)), USECS_PER_DAY));
 	us = DirectFunctionCall2(numeric_add, us,
-							 numeric_mul_int64(NumericGetDatum(numeric_of_int64(i->month)),
-											   (int64) (DAYS_PER_YEAR * SECS_PER_DAY / MONTHS_PER_YEAR) * USECS_PER_SEC));
+							 numeric_mul_int64(NumericGetDatum(numeric_of_int64(i->month / MONTHS_PER_YEAR)),
+											   (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * USECS_PER_SEC));
+	us = DirectFunctionCall2(numeric_add, us,
+							 numeric_mul_int64(NumericGetDatum(numeric_of_int64(i->month % MONTHS_PER_YEAR)),
+											   (int64) DAYS_PER_MONTH * USECS_PER_DAY));
 	return us;
 }
 
