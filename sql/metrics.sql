@@ -150,7 +150,7 @@ SELECT growth('{120, 100, 0, 50}'::numeric[]) AS growth, growth('{7}'::numeric[]
 SELECT growth(period_amounts(at, amount, '2024-03-31 00:00', '1 month', 3)) FROM metrics_buckets;
 SELECT growth('{{1, 2}, {3, 4}}'::numeric[]);
 
--- Catalog: parallel safe aggregates with combine functions; the helpers are strict.
+-- Catalog: parallel safe aggregates with combine and serialize functions.
 SELECT p.proname, p.proparallel, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
 WHERE p.pronamespace = 'custier'::regnamespace AND p.proname IN ('value_metrics', 'period_amounts', 'period_counts', 'share', 'on_time_rate')
