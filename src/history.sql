@@ -1,5 +1,9 @@
 -- history.sql — managed tables and grade history (SPEC §4); C in src/history.c.
 
+-- Roles that use custier (clerks updating managed tables, proposers,
+-- reviewers) must reach its functions; what they may do is decided per object.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
 -- ---------------------------------------------------------------------
 -- Registry of managed tables
 -- ---------------------------------------------------------------------
@@ -176,7 +180,7 @@ BEGIN
             USING ERRCODE = 'invalid_column_reference';
     END IF;
     IF NOT key_att.attnotnull THEN
-        RAISE EXCEPTION 'key column "%" of table % is not NOT NULL', key_column, tbl
+        RAISE EXCEPTION 'key column "%" of table % must be NOT NULL', key_column, tbl
             USING ERRCODE = 'invalid_column_reference', HINT = 'ALTER TABLE … ALTER COLUMN … SET NOT NULL.';
     END IF;
     -- The key's equality, from a unique index on that column alone.
