@@ -287,6 +287,22 @@ append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, 
 	appender_append(a, v, n);
 }
 
+/* Index order of tier_history_as_of; ties keep the order of the changes. */
+static int
+pending_cmp(const void *a, const void *b)
+{
+	const PendingChange *x = *(PendingChange *const *) a;
+	const PendingChange *y = *(PendingChange *const *) b;
+	int			c;
+
+	if (x->relid != y->relid)
+		return x->relid < y->relid ? -1 : 1;
+	c = strcmp(x->key, y->key);
+	if (c != 0)
+		return c;
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 /*
  * Writes every pending change.  All rows of one flush share one changed_at:
  * the clock when the statement's changes are recorded.  A later change of
@@ -306,6 +322,7 @@ pending_flush(void)
 	MemoryContext work;
 	MemoryContext rowcxt;
 	MemoryContext old;
+	PendingChange **sorted;
 	int			i;
 
 	if (npending == 0)
@@ -319,9 +336,19 @@ pending_flush(void)
 	rowcxt = AllocSetContextCreate(work, "custier history row", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(work);
 	appender_open(&hist, "tier_history", HISTORY_NATTS, history_attnames);
+	/*
+	 * In key order, the index insertions walk the history index from left
+	 * to right instead of jumping around it: markedly cheaper for big
+	 * statements.  One customer's changes keep their order.
+	 */
+	sorted = palloc(npending * sizeof(PendingChange *));
+	for (i = 0; i < npending; i++)
+		sorted[i] = &pending[i];
+	if (npending > 1)
+		qsort(sorted, npending, sizeof(PendingChange *), pending_cmp);
 	for (i = 0; i < npending; i++)
 	{
-		PendingChange *c = &pending[i];
+		PendingChange *c = sorted[i];
 
 		MemoryContextReset(rowcxt);
 		MemoryContextSwitchTo(rowcxt);
