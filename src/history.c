@@ -1,0 +1,781 @@
+/*
+ * history.c — managed tables and grade history (SPEC §4).
+ *
+ * The history triggers on a managed table collect each grade change of a
+ * statement in backend memory (AFTER ROW) and write them in one go (AFTER
+ * STATEMENT) straight into custier.tier_history at the table-access level:
+ * no SPI per row, and no privilege on tier_history needed by the role that
+ * updates its own table.  The guard trigger refuses grade changes unless
+ * custier's own C code opened an authorized-change window for the table.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "custier.h"
+#include "history.h"
+
+PG_FUNCTION_INFO_V1(history_trigger);
+PG_FUNCTION_INFO_V1(guard_trigger);
+PG_FUNCTION_INFO_V1(history_append_only);
+PG_FUNCTION_INFO_V1(manage);
+PG_FUNCTION_INFO_V1(unmanage);
+PG_FUNCTION_INFO_V1(custier_actor);
+
+/* ---------------------------------------------------------------------
+ * The authorized-change window and the acting role (backend-local).
+ * ---------------------------------------------------------------------
+ */
+static bool window_open = false;
+static Oid	window_relid = InvalidOid;
+static int64 window_adjustment_id = 0;
+static char *window_reason = NULL;	/* in TopTransactionContext */
+static Oid	window_actor = InvalidOid;
+static SubTransactionId window_subid = InvalidSubTransactionId;
+
+static Oid	acting_user = InvalidOid;
+
+void
+custier_begin_authorized_change(Oid relid, int64 adjustment_id, const char *reason)
+{
+	window_open = true;
+	window_relid = relid;
+	window_adjustment_id = adjustment_id;
+	window_reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
+	window_actor = custier_acting_user();
+	window_subid = GetCurrentSubTransactionId();
+}
+
+void
+custier_end_authorized_change(void)
+{
+	window_open = false;
+	window_relid = InvalidOid;
+	window_adjustment_id = 0;
+	window_reason = NULL;
+	window_actor = InvalidOid;
+	window_subid = InvalidSubTransactionId;
+}
+
+Oid
+custier_owner(void)
+{
+	Oid			nsp = get_namespace_oid("custier", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+Oid
+custier_acting_user(void)
+{
+	return OidIsValid(acting_user) ? acting_user : GetUserId();
+}
+
+void
+custier_switch_user(Oid role, CustierUserSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	sw->save_actor = acting_user;
+	/* The outermost custier entry point names the actor. */
+	if (!OidIsValid(acting_user))
+		acting_user = sw->save_userid;
+	SetUserIdAndSecContext(role, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+custier_restore_user(CustierUserSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+	acting_user = sw->save_actor;
+}
+
+/* custier._actor() → name: the role that acted (see history.h). */
+Datum
+custier_actor(PG_FUNCTION_ARGS)
+{
+	Name		result = (Name) palloc0(NAMEDATALEN);
+
+	namestrcpy(result, GetUserNameFromId(custier_acting_user(), false));
+	PG_RETURN_NAME(result);
+}
+
+/* ---------------------------------------------------------------------
+ * Grade changes waiting to be written, in commit order of their rows.
+ * ---------------------------------------------------------------------
+ */
+typedef struct PendingChange
+{
+	Oid			relid;
+	char	   *key;			/* the customer key (after a key change) */
+	char	   *old_key;		/* the key before a key change, else NULL */
+	Tier		old_tier;		/* 0 = NULL */
+	Tier		new_tier;		/* 0 = NULL */
+	Oid			changed_by;
+	int64		adjustment_id;	/* 0 = none */
+	const char *reason;			/* lives until the transaction ends */
+	SubTransactionId subid;
+} PendingChange;
+
+static MemoryContext pending_cxt = NULL;
+static PendingChange *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+
+static void
+pending_discard(void)
+{
+	/* pending_cxt hangs off TopTransactionContext, which is going away. */
+	pending_cxt = NULL;
+	pending = NULL;
+	npending = maxpending = 0;
+}
+
+static PendingChange *
+pending_add(void)
+{
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopTransactionContext,
+											"custier pending history",
+											ALLOCSET_DEFAULT_SIZES);
+	if (npending == maxpending)
+	{
+		int			newmax = maxpending ? maxpending * 2 : 256;
+
+		if (pending == NULL)
+			pending = MemoryContextAlloc(pending_cxt, newmax * sizeof(PendingChange));
+		else
+			pending = repalloc_huge(pending, (Size) newmax * sizeof(PendingChange));
+		maxpending = newmax;
+	}
+	return &pending[npending++];
+}
+
+/* Writes into one of custier's append-only tables at the table-AM level. */
+typedef struct Appender
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	BulkInsertState bistate;
+	CommandId	cid;
+} Appender;
+
+static void
+appender_open(Appender *a, const char *relname, int natts, const char *const *attnames)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid("custier", false));
+	TupleDesc	desc;
+	int			i;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "custier.%s is missing", relname);
+	a->rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(a->rel);
+	/* The tuples we form assume the installed layout. */
+	if (desc->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("custier.%s has been altered: expected %d columns, found %d",
+						relname, natts, desc->natts)));
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), attnames[i]) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("custier.%s has been altered: column %d is not \"%s\"",
+							relname, i + 1, attnames[i])));
+	}
+	a->estate = CreateExecutorState();
+	a->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(a->rri, a->rel, 1, NULL, 0);
+	ExecOpenIndices(a->rri, false);
+	a->slot = table_slot_create(a->rel, NULL);
+	a->bistate = GetBulkInsertState();
+	a->cid = GetCurrentCommandId(true);
+}
+
+static void
+appender_append(Appender *a, const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *slot = a->slot;
+	int			natts = RelationGetDescr(a->rel)->natts;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+	table_tuple_insert(a->rel, slot, a->cid, 0, a->bistate);
+	if (a->rri->ri_NumIndices > 0)
+	{
+#if PG_VERSION_NUM >= 160000
+		list_free(ExecInsertIndexTuples(a->rri, slot, a->estate, false, false, false, NULL, NIL));
+#else
+		list_free(ExecInsertIndexTuples(a->rri, slot, a->estate, false, false, NULL, NIL));
+#endif
+	}
+	ResetPerTupleExprContext(a->estate);
+}
+
+static void
+appender_close(Appender *a)
+{
+	ExecDropSingleTupleTableSlot(a->slot);
+	FreeBulkInsertState(a->bistate);
+	ExecCloseIndices(a->rri);
+	FreeExecutorState(a->estate);
+	table_close(a->rel, NoLock);
+}
+
+#define HISTORY_NATTS 9
+static const char *const history_attnames[HISTORY_NATTS] = {
+	"history_id", "tbl", "customer_key", "old_tier", "new_tier",
+	"changed_at", "changed_by", "adjustment_id", "reason"
+};
+#define KEY_CHANGE_NATTS 5
+static const char *const key_change_attnames[KEY_CHANGE_NATTS] = {
+	"tbl", "old_key", "new_key", "changed_at", "changed_by"
+};
+
+static void
+append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, Tier new_tier,
+			   TimestampTz at, Name by, int64 adjustment_id, const char *reason)
+{
+	Datum		v[HISTORY_NATTS];
+	bool		n[HISTORY_NATTS] = {false};
+
+	v[0] = Int64GetDatum(nextval_internal(seq, false));
+	v[1] = ObjectIdGetDatum(relid);
+	v[2] = CStringGetTextDatum(key);
+	v[3] = TierGetDatum(old_tier);
+	n[3] = old_tier == 0;
+	v[4] = TierGetDatum(new_tier);
+	n[4] = new_tier == 0;
+	v[5] = TimestampTzGetDatum(at);
+	v[6] = NameGetDatum(by);
+	v[7] = Int64GetDatum(adjustment_id);
+	n[7] = adjustment_id == 0;
+	v[8] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	n[8] = reason == NULL;
+	appender_append(a, v, n);
+}
+
+/* Index order of tier_history_as_of; ties keep the order of the changes. */
+static int
+pending_cmp(const void *a, const void *b)
+{
+	const PendingChange *x = *(PendingChange *const *) a;
+	const PendingChange *y = *(PendingChange *const *) b;
+	int			c;
+
+	if (x->relid != y->relid)
+		return x->relid < y->relid ? -1 : 1;
+	c = strcmp(x->key, y->key);
+	if (c != 0)
+		return c;
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Writes every pending change.  All rows of one flush share one changed_at:
+ * the clock when the statement's changes are recorded.  A later change of
+ * the same customer by another transaction waited for this one's row lock,
+ * so its changed_at is later: each customer's chain is ordered by time.
+ */
+static void
+pending_flush(void)
+{
+	Appender	hist;
+	Appender	keys;
+	bool		keys_open = false;
+	Oid			seq;
+	TimestampTz now;
+	NameData	by;
+	Oid			by_oid = InvalidOid;
+	MemoryContext work;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	PendingChange **sorted;
+	int			i;
+
+	if (npending == 0)
+		return;
+	now = GetCurrentTimestamp();
+	seq = get_relname_relid("tier_history_history_id_seq", get_namespace_oid("custier", false));
+	if (!OidIsValid(seq))
+		elog(ERROR, "custier.tier_history_history_id_seq is missing");
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "custier history flush", ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(work, "custier history row", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(work);
+	appender_open(&hist, "tier_history", HISTORY_NATTS, history_attnames);
+	/*
+	 * In key order, the index insertions walk the history index from left
+	 * to right instead of jumping around it: markedly cheaper for big
+	 * statements.  One customer's changes keep their order.
+	 */
+	sorted = palloc(npending * sizeof(PendingChange *));
+	for (i = 0; i < npending; i++)
+		sorted[i] = &pending[i];
+	if (npending > 1)
+		qsort(sorted, npending, sizeof(PendingChange *), pending_cmp);
+	for (i = 0; i < npending; i++)
+	{
+		PendingChange *c = sorted[i];
+
+		MemoryContextReset(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
+
+		if (c->changed_by != by_oid)
+		{
+			namestrcpy(&by, GetUserNameFromId(c->changed_by, false));
+			by_oid = c->changed_by;
+		}
+		if (c->old_key == NULL)
+			append_history(&hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
+						   now, &by, c->adjustment_id, c->reason);
+		else
+		{
+			Datum		v[KEY_CHANGE_NATTS];
+			bool		n[KEY_CHANGE_NATTS] = {false};
+			char	   *why;
+
+			/* The old key's chain ends; the new key's chain continues it. */
+			if (c->old_tier != 0)
+			{
+				why = psprintf("key changed to \"%s\"", c->key);
+				append_history(&hist, seq, c->relid, c->old_key, c->old_tier, 0,
+							   now, &by, 0, why);
+			}
+			if (c->old_tier != 0 || c->new_tier != 0)
+			{
+				why = c->reason ? (char *) c->reason : psprintf("key changed from \"%s\"", c->old_key);
+				append_history(&hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
+							   now, &by, c->adjustment_id, why);
+			}
+			if (!keys_open)
+			{
+				MemoryContextSwitchTo(work);
+				appender_open(&keys, "customer_key_change", KEY_CHANGE_NATTS, key_change_attnames);
+				MemoryContextSwitchTo(rowcxt);
+				keys_open = true;
+			}
+			v[0] = ObjectIdGetDatum(c->relid);
+			v[1] = CStringGetTextDatum(c->old_key);
+			v[2] = CStringGetTextDatum(c->key);
+			v[3] = TimestampTzGetDatum(now);
+			v[4] = NameGetDatum(&by);
+			appender_append(&keys, v, n);
+		}
+	}
+	MemoryContextSwitchTo(work);
+	if (keys_open)
+		appender_close(&keys);
+	appender_close(&hist);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+
+	MemoryContextReset(pending_cxt);
+	pending = NULL;
+	npending = maxpending = 0;
+}
+
+static void
+history_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			/* A safety net: every statement trigger flushes already. */
+			pending_flush();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			pending_discard();
+			custier_end_authorized_change();
+			acting_user = InvalidOid;
+			break;
+	}
+}
+
+static void
+history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* Drop what the aborted subtransaction (and its children) collected. */
+	while (npending > 0 && pending[npending - 1].subid >= mySubid)
+		npending--;
+	if (window_open && window_subid >= mySubid)
+		custier_end_authorized_change();
+}
+
+void
+_PG_init(void)
+{
+	RegisterXactCallback(history_xact_callback, NULL);
+	RegisterSubXactCallback(history_subxact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Triggers on managed tables.
+ * ---------------------------------------------------------------------
+ */
+
+/* Per trigger (fn_extra): where the key and the grade are, how to print the key. */
+typedef struct ManagedColumns
+{
+	Oid			relid;
+	AttrNumber	key_att;
+	AttrNumber	tier_att;
+	bool		key_byval;
+	int16		key_len;
+	FmgrInfo	key_out;
+} ManagedColumns;
+
+static ManagedColumns *
+managed_columns(FunctionCallInfo fcinfo, TriggerData *td)
+{
+	ManagedColumns *mc = (ManagedColumns *) fcinfo->flinfo->fn_extra;
+	Relation	rel = td->tg_relation;
+	Trigger    *trig = td->tg_trigger;
+
+	if (mc == NULL || mc->relid != RelationGetRelid(rel))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		Form_pg_attribute katt;
+		Form_pg_attribute tatt;
+		Oid			outfn;
+		bool		isvarlena;
+		int			k;
+		int			t;
+
+		if (trig->tgnargs != 2)
+			elog(ERROR, "trigger %s: custier triggers take the key and tier column numbers", trig->tgname);
+		k = pg_strtoint32(trig->tgargs[0]);
+		t = pg_strtoint32(trig->tgargs[1]);
+		if (k < 1 || k > desc->natts || t < 1 || t > desc->natts ||
+			TupleDescAttr(desc, k - 1)->attisdropped || TupleDescAttr(desc, t - 1)->attisdropped)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table %s is managed by custier but its key or tier column is gone",
+							RelationGetRelationName(rel)),
+					 errhint("Call custier.unmanage('%s') and manage it again.",
+							 RelationGetRelationName(rel))));
+		katt = TupleDescAttr(desc, k - 1);
+		tatt = TupleDescAttr(desc, t - 1);
+		(void) tatt;
+		if (mc == NULL)
+			mc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ManagedColumns));
+		mc->relid = RelationGetRelid(rel);
+		mc->key_att = k;
+		mc->tier_att = t;
+		mc->key_byval = katt->attbyval;
+		mc->key_len = katt->attlen;
+		getTypeOutputInfo(katt->atttypid, &outfn, &isvarlena);
+		fmgr_info_cxt(outfn, &mc->key_out, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = mc;
+	}
+	return mc;
+}
+
+static inline Tier
+tuple_tier(HeapTuple tup, TupleDesc desc, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+
+	return isnull ? 0 : DatumGetTier(d);
+}
+
+static inline char *
+tuple_key(ManagedColumns *mc, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, mc->key_att, desc, &isnull);
+
+	/* manage() wants the key NOT NULL; if that was dropped since, say so. */
+	return isnull ? NULL : OutputFunctionCall(&mc->key_out, d);
+}
+
+static void
+record_change(Oid relid, const char *key, const char *old_key, Tier old_tier, Tier new_tier)
+{
+	PendingChange *c = pending_add();
+	bool		authorized = window_open && window_relid == relid;
+
+	c->relid = relid;
+	c->key = MemoryContextStrdup(pending_cxt, key ? key : "");
+	c->old_key = old_key ? MemoryContextStrdup(pending_cxt, old_key) : NULL;
+	c->old_tier = old_tier;
+	c->new_tier = new_tier;
+	c->changed_by = authorized ? window_actor : GetUserId();
+	c->adjustment_id = authorized ? window_adjustment_id : 0;
+	c->reason = authorized ? window_reason : NULL;
+	c->subid = GetCurrentSubTransactionId();
+}
+
+/*
+ * custier.history_trigger(key_attnum, tier_attnum): AFTER ROW collects,
+ * AFTER STATEMENT writes, BEFORE TRUNCATE refuses.
+ */
+Datum
+history_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	ManagedColumns *mc;
+	TupleDesc	desc;
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier.history_trigger() must be called as a trigger")));
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot truncate table %s: its grades are managed by custier",
+						RelationGetRelationName(td->tg_relation)),
+				 errhint("DELETE the rows (each removal is recorded in custier.tier_history), or call custier.unmanage first.")));
+	if (TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+	{
+		pending_flush();
+		return PointerGetDatum(NULL);
+	}
+	if (!TRIGGER_FIRED_AFTER(td->tg_event))
+		elog(ERROR, "custier.history_trigger() must fire AFTER");
+
+	mc = managed_columns(fcinfo, td);
+	desc = RelationGetDescr(td->tg_relation);
+	relid = RelationGetRelid(td->tg_relation);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		Tier		t = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
+
+		if (t != 0)
+			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, 0, t);
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		Tier		t = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
+
+		if (t != 0)
+			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, t, 0);
+	}
+	else
+	{
+		HeapTuple	oldtup = td->tg_trigtuple;
+		HeapTuple	newtup = td->tg_newtuple;
+		Tier		old_tier = tuple_tier(oldtup, desc, mc->tier_att);
+		Tier		new_tier = tuple_tier(newtup, desc, mc->tier_att);
+		bool		old_null;
+		bool		new_null;
+		Datum		old_key = heap_getattr(oldtup, mc->key_att, desc, &old_null);
+		Datum		new_key = heap_getattr(newtup, mc->key_att, desc, &new_null);
+		char	   *new_text;
+		char	   *old_text;
+
+		/* Keys are compared as the text custier records them by. */
+		if (old_null == new_null &&
+			(old_null || datumIsEqual(old_key, new_key, mc->key_byval, mc->key_len)))
+		{
+			if (old_tier != new_tier)
+				record_change(relid, tuple_key(mc, newtup, desc), NULL, old_tier, new_tier);
+			return PointerGetDatum(NULL);
+		}
+		old_text = tuple_key(mc, oldtup, desc);
+		new_text = tuple_key(mc, newtup, desc);
+		if (old_text && new_text && strcmp(old_text, new_text) == 0)
+		{
+			if (old_tier != new_tier)
+				record_change(relid, new_text, NULL, old_tier, new_tier);
+		}
+		else
+			record_change(relid, new_text, old_text ? old_text : "", old_tier, new_tier);
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * custier.guard_trigger(key_attnum, tier_attnum): AFTER UPDATE ROW, so that
+ * it judges the row as finally written (after every BEFORE trigger).
+ */
+Datum
+guard_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	ManagedColumns *mc;
+	TupleDesc	desc;
+	Tier		old_tier;
+	Tier		new_tier;
+	Relation	rel;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier.guard_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "custier.guard_trigger() must fire for each row on UPDATE");
+
+	rel = td->tg_relation;
+	mc = managed_columns(fcinfo, td);
+	desc = RelationGetDescr(rel);
+	old_tier = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
+	new_tier = tuple_tier(td->tg_newtuple, desc, mc->tier_att);
+	if (old_tier == new_tier || (window_open && window_relid == RelationGetRelid(rel)))
+		return PointerGetDatum(NULL);
+
+	{
+		char	   *key = tuple_key(mc, td->tg_newtuple, desc);
+		char		o[2] = {old_tier ? TIER_LETTER(old_tier) : '-', '\0'};
+		char		n[2] = {new_tier ? TIER_LETTER(new_tier) : '-', '\0'};
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("grade of customer \"%s\" in table %s cannot be changed directly from %s to %s",
+						key ? key : "", RelationGetRelationName(rel),
+						old_tier ? o : "NULL", new_tier ? n : "NULL"),
+				 errdetail("Table %s is managed with require_approval: grades change only through an approved adjustment or an evaluation run.",
+						   RelationGetRelationName(rel)),
+				 errhint("Propose the change with custier.propose('%s', '%s', '%s', reason).",
+						 RelationGetRelationName(rel), key ? key : "", new_tier ? n : "")));
+	}
+	return PointerGetDatum(NULL);
+}
+
+/* custier.history_append_only(): BEFORE UPDATE/DELETE/TRUNCATE on history tables. */
+Datum
+history_append_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier.history_append_only() must be called as a trigger")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("custier.%s is append-only: %s is not allowed",
+					RelationGetRelationName(td->tg_relation),
+					TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
+					TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" :
+					TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ? "TRUNCATE" : "this"),
+			 errdetail("Grade history is written by custier alone and never changed, by any role.")));
+	PG_RETURN_NULL();
+}
+
+/* ---------------------------------------------------------------------
+ * manage / unmanage: checked and done by custier._manage/_unmanage, run as
+ * custier's owner on behalf of the caller (who is the actor they check).
+ * ---------------------------------------------------------------------
+ */
+Datum
+custier_call_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+					  const char *nulls, bool *isnull)
+{
+	CustierUserSwitch sw;
+	volatile Datum result = (Datum) 0;
+	volatile bool null = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	custier_switch_user(custier_owner(), &sw);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
+			elog(ERROR, "custier: SPI failed: %s", sql);
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		n;
+
+			/* Pass-by-value results only (ids, counts): they outlive SPI. */
+			if (!TupleDescAttr(desc, 0)->attbyval)
+				elog(ERROR, "custier_call_as_owner returns pass-by-value results only");
+			result = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &n);
+			null = n;
+		}
+	}
+	PG_FINALLY();
+	{
+		custier_restore_user(&sw);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	if (isnull)
+		*isnull = null;
+	return result;
+}
+
+void
+custier_require_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+}
+
+Datum
+manage(PG_FUNCTION_ARGS)
+{
+	Oid			types[5] = {REGCLASSOID, NAMEOID, NAMEOID, TEXTOID, BOOLOID};
+	Datum		values[5];
+	int			i;
+
+	custier_require_arg(fcinfo, 0, "tbl");
+	custier_require_arg(fcinfo, 1, "key_column");
+	custier_require_arg(fcinfo, 2, "tier_column");
+	custier_require_arg(fcinfo, 3, "policy");
+	custier_require_arg(fcinfo, 4, "require_approval");
+	for (i = 0; i < 5; i++)
+		values[i] = PG_GETARG_DATUM(i);
+	custier_call_as_owner("SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL, NULL);
+	PG_RETURN_VOID();
+}
+
+Datum
+unmanage(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1];
+
+	custier_require_arg(fcinfo, 0, "tbl");
+	values[0] = PG_GETARG_DATUM(0);
+	custier_call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL, NULL);
+	PG_RETURN_VOID();
+}
