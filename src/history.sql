@@ -2,7 +2,6 @@
 
 -- Roles that use custier (clerks updating managed tables, proposers,
 -- reviewers) must reach its functions; what they may do is decided per object.
-GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Registry of managed tables
