@@ -1,8 +1,5 @@
 -- history.sql — managed tables and grade history (SPEC §4); C in src/history.c.
 
--- Roles that use custier (clerks updating managed tables, proposers,
--- reviewers) must reach its functions; what they may do is decided per object.
-
 -- ---------------------------------------------------------------------
 -- Registry of managed tables
 -- ---------------------------------------------------------------------
