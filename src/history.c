@@ -287,6 +287,22 @@ append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, 
 	appender_append(a, v, n);
 }
 
+/* Index order of tier_history_as_of; ties keep the order of the changes. */
+static int
+pending_cmp(const void *a, const void *b)
+{
+	const PendingChange *x = *(PendingChange *const *) a;
+	const PendingChange *y = *(PendingChange *const *) b;
+	int			c;
+
+	if (x->relid != y->relid)
+		return x->relid < y->relid ? -1 : 1;
+	c = strcmp(x->key, y->key);
+	if (c != 0)
+		return c;
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 /*
  * Writes every pending change.  All rows of one flush share one changed_at:
  * the clock when the statement's changes are recorded.  A later change of
@@ -306,6 +322,7 @@ pending_flush(void)
 	MemoryContext work;
 	MemoryContext rowcxt;
 	MemoryContext old;
+	PendingChange **sorted;
 	int			i;
 
 	if (npending == 0)
@@ -319,9 +336,19 @@ pending_flush(void)
 	rowcxt = AllocSetContextCreate(work, "custier history row", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(work);
 	appender_open(&hist, "tier_history", HISTORY_NATTS, history_attnames);
+	/*
+	 * In key order, the index insertions walk the history index from left
+	 * to right instead of jumping around it: markedly cheaper for big
+	 * statements.  One customer's changes keep their order.
+	 */
+	sorted = palloc(npending * sizeof(PendingChange *));
+	for (i = 0; i < npending; i++)
+		sorted[i] = &pending[i];
+	if (npending > 1)
+		qsort(sorted, npending, sizeof(PendingChange *), pending_cmp);
 	for (i = 0; i < npending; i++)
 	{
-		PendingChange *c = &pending[i];
+		PendingChange *c = sorted[i];
 
 		MemoryContextReset(rowcxt);
 		MemoryContextSwitchTo(rowcxt);
@@ -676,10 +703,13 @@ history_append_only(PG_FUNCTION_ARGS)
  * custier's owner on behalf of the caller (who is the actor they check).
  * ---------------------------------------------------------------------
  */
-static void
-call_as_owner(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+Datum
+custier_call_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+					  const char *nulls, bool *isnull)
 {
 	CustierUserSwitch sw;
+	volatile Datum result = (Datum) 0;
+	volatile bool null = true;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -688,6 +718,17 @@ call_as_owner(const char *sql, int nargs, Oid *types, Datum *values, const char 
 	{
 		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
 			elog(ERROR, "custier: SPI failed: %s", sql);
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		n;
+
+			/* Pass-by-value results only (ids, counts): they outlive SPI. */
+			if (!TupleDescAttr(desc, 0)->attbyval)
+				elog(ERROR, "custier_call_as_owner returns pass-by-value results only");
+			result = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &n);
+			null = n;
+		}
 	}
 	PG_FINALLY();
 	{
@@ -695,10 +736,13 @@ call_as_owner(const char *sql, int nargs, Oid *types, Datum *values, const char 
 	}
 	PG_END_TRY();
 	SPI_finish();
+	if (isnull)
+		*isnull = null;
+	return result;
 }
 
-static void
-require_arg(FunctionCallInfo fcinfo, int n, const char *what)
+void
+custier_require_arg(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,
@@ -713,14 +757,14 @@ manage(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	int			i;
 
-	require_arg(fcinfo, 0, "tbl");
-	require_arg(fcinfo, 1, "key_column");
-	require_arg(fcinfo, 2, "tier_column");
-	require_arg(fcinfo, 3, "policy");
-	require_arg(fcinfo, 4, "require_approval");
+	custier_require_arg(fcinfo, 0, "tbl");
+	custier_require_arg(fcinfo, 1, "key_column");
+	custier_require_arg(fcinfo, 2, "tier_column");
+	custier_require_arg(fcinfo, 3, "policy");
+	custier_require_arg(fcinfo, 4, "require_approval");
 	for (i = 0; i < 5; i++)
 		values[i] = PG_GETARG_DATUM(i);
-	call_as_owner("SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL);
+	custier_call_as_owner("SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL, NULL);
 	PG_RETURN_VOID();
 }
 
@@ -730,8 +774,8 @@ unmanage(PG_FUNCTION_ARGS)
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1];
 
-	require_arg(fcinfo, 0, "tbl");
+	custier_require_arg(fcinfo, 0, "tbl");
 	values[0] = PG_GETARG_DATUM(0);
-	call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL);
+	custier_call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL, NULL);
 	PG_RETURN_VOID();
 }

@@ -7,6 +7,7 @@
 #define CUSTIER_HISTORY_H
 
 #include "postgres.h"
+#include "fmgr.h"
 
 void		_PG_init(void);
 
@@ -40,5 +41,13 @@ extern Oid	custier_owner(void);
 extern Oid	custier_acting_user(void);
 extern void custier_switch_user(Oid role, CustierUserSwitch *sw);
 extern void custier_restore_user(CustierUserSwitch *sw);
+
+/* Runs sql through SPI as custier's owner on behalf of the caller (the
+ * actor); returns the first column of the first row (pass-by-value types
+ * only), *isnull when there is none. */
+extern Datum custier_call_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+								   const char *nulls, bool *isnull);
+/* ereports 22004 naming the argument when argument n is NULL. */
+extern void custier_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
 #endif							/* CUSTIER_HISTORY_H */

@@ -21,7 +21,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.managed_table', '');
 -- Grade history: append-only, written by the C triggers
 -- ---------------------------------------------------------------------
 CREATE TABLE @extschema@.tier_history (
-    history_id    bigserial PRIMARY KEY,
+    history_id    bigserial NOT NULL,
     tbl           regclass NOT NULL,
     customer_key  text COLLATE "C" NOT NULL,
     old_tier      @extschema@.tier,
@@ -35,6 +35,11 @@ COMMENT ON TABLE @extschema@.tier_history IS 'every grade change of every manage
 COMMENT ON COLUMN @extschema@.tier_history.old_tier IS 'grade before the change; NULL on first grading';
 COMMENT ON COLUMN @extschema@.tier_history.new_tier IS 'grade after the change; NULL when the customer was deleted (or its key changed away)';
 COMMENT ON COLUMN @extschema@.tier_history.adjustment_id IS 'the adjustment that made the change; NULL otherwise';
+-- history_id comes from a sequence that only custier's writer draws from, in
+-- insertion order: a BRIN index finds ids at a fraction of what a unique
+-- btree would cost every write (that btree alone was ~20% of an UPDATE's time).
+CREATE INDEX tier_history_id ON @extschema@.tier_history USING brin (history_id);
+COMMENT ON INDEX @extschema@.tier_history_id IS 'history rows by id (ids grow with insertion order)';
 -- One pass over this index answers tiers_at; one probe answers tier_at.
 CREATE INDEX tier_history_as_of ON @extschema@.tier_history
     (tbl, customer_key, changed_at DESC, history_id DESC) INCLUDE (new_tier);
@@ -176,7 +181,7 @@ BEGIN
             USING ERRCODE = 'invalid_column_reference';
     END IF;
     IF NOT key_att.attnotnull THEN
-        RAISE EXCEPTION 'key column "%" of table % is not NOT NULL', key_column, tbl
+        RAISE EXCEPTION 'key column "%" of table % must be NOT NULL', key_column, tbl
             USING ERRCODE = 'invalid_column_reference', HINT = 'ALTER TABLE … ALTER COLUMN … SET NOT NULL.';
     END IF;
     -- The key's equality, from a unique index on that column alone.

@@ -44,6 +44,9 @@ PG_FUNCTION_INFO_V1(policy_audit_trigger);
 #define MY_LXID (MyProc->lxid)
 #endif
 
+#define METRIC_JSON_HINT "A metric is a JSON number, a string holding a number, or null (missing)."
+#define METRIC_COLUMN_HINT "Metric columns are smallint, integer, bigint, real, double precision or numeric (or a domain over one)."
+
 /* How many policies one call site keeps compiled (the name may vary per row). */
 #define POLICY_CACHE_SLOTS 4
 
@@ -678,7 +681,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 								(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 								 errmsg("policy \"%s\": metric \"%s\" is not a number: \"%s\"",
 										p->name, c->metric, s),
-								 errhint("A metric is a JSON number, a string holding a number, or null (missing).")));
+								 errhint(METRIC_JSON_HINT)));
 					v->isnull = false;
 					v->n = checked_numeric(p, c,
 										   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
@@ -691,7 +694,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("policy \"%s\": metric \"%s\" is a JSON boolean (%s), not a number",
 								p->name, c->metric, jv.val.boolean ? "true" : "false"),
-						 errhint("A metric is a JSON number, a string holding a number, or null (missing).")));
+						 errhint(METRIC_JSON_HINT)));
 				break;
 			default:
 				ereport(ERROR,
@@ -699,7 +702,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 						 errmsg("policy \"%s\": metric \"%s\" is %s, not a number",
 								p->name, c->metric,
 								jv.type == jbvBinary ? jsonb_container_kind(jv.val.binary.data) : "not a scalar"),
-						 errhint("A metric is a JSON number, a string holding a number, or null (missing).")));
+						 errhint(METRIC_JSON_HINT)));
 		}
 	}
 }
@@ -761,7 +764,7 @@ rowmap_build(CompiledPolicy *p, Oid typid, int32 typmod)
 							(errcode(ERRCODE_DATATYPE_MISMATCH),
 							 errmsg("policy \"%s\": metric \"%s\" is a column of type %s, not a number",
 									p->name, c->metric, format_type_be(att->atttypid)),
-							 errhint("Metric columns are smallint, integer, bigint, real, double precision or numeric (or a domain over one).")));
+							 errhint(METRIC_COLUMN_HINT)));
 			}
 			break;
 		}

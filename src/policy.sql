@@ -327,8 +327,11 @@ COMMENT ON FUNCTION @extschema@.policy_edited() IS
 
 -- The audit log: every edit of a policy table, who made it and when, with
 -- the old and new row.  Append-only for every role, owner included.
+-- audit_id is deliberately not unique: restoring a dump re-inserts the policy
+-- rows, whose audit rows take ids before the log's own rows (and its sequence)
+-- are restored; a key would make every restore fail.
 CREATE TABLE @extschema@.policy_audit (
-    audit_id   bigserial PRIMARY KEY,
+    audit_id   bigserial NOT NULL,
     changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     changed_by name NOT NULL,
     txid       bigint NOT NULL DEFAULT pg_catalog.txid_current(),
@@ -338,9 +341,11 @@ CREATE TABLE @extschema@.policy_audit (
     old_row    jsonb,
     new_row    jsonb
 );
+CREATE INDEX ON @extschema@.policy_audit (audit_id);
 CREATE INDEX ON @extschema@.policy_audit (policy, changed_at);
 COMMENT ON TABLE @extschema@.policy_audit IS
     'append-only log of every edit of the policy tables: who, when, which table, old and new row';
+COMMENT ON SEQUENCE @extschema@.policy_audit_audit_id_seq IS 'numbers the rows of custier.policy_audit';
 REVOKE ALL ON @extschema@.policy_audit FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.policy_audit_audit_id_seq FROM PUBLIC;
 

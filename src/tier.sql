@@ -1,5 +1,8 @@
 -- tier.sql — the custier.tier type (src/tier.c).
 
+-- The schema is for everyone to use; each table guards itself with its own grants.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
 CREATE TYPE @extschema@.tier;
 
 CREATE FUNCTION @extschema@.tier_in(cstring) RETURNS @extschema@.tier

@@ -30,6 +30,7 @@ SELECT is_empty($$
     JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'custier'
     WHERE p.prokind = 'f' AND (p.prorettype = 'custier.tier'::regtype OR 'custier.tier'::regtype = ANY (p.proargtypes))
+      AND p.proargtypes::oid[] <@ ARRAY['custier.tier'::regtype, 'int4'::regtype, 'int8'::regtype, 'cstring'::regtype, 'internal'::regtype]::oid[]  -- the type's own functions, not table readers such as assign_tier
       AND NOT (p.proisstrict AND p.provolatile = 'i' AND p.proparallel = 's')$$,
     'tier functions are strict, immutable and parallel safe');
 SELECT is((SELECT string_agg(p.proname || ':' || p.proparallel::text, ',' ORDER BY p.proname)

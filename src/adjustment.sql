@@ -1,0 +1,404 @@
+-- adjustment.sql — adjustment approvals (SPEC §5): tables whose triggers are
+-- the state machine, and the functions users call (C in src/adjustment.c).
+--
+--   proposed ──approve──▶ applied      (approve records the decision and applies the grade at once)
+--      │ ──reject───▶ rejected
+--      └──withdraw──▶ withdrawn
+-- 'approved' is a valid status for adjustments applied by other means
+-- (evaluation runs); the state machine never leaves a row there.
+
+CREATE TABLE @extschema@.adjustment (
+    adjustment_id bigserial PRIMARY KEY,
+    tbl           regclass NOT NULL,
+    customer_key  text NOT NULL,
+    from_tier     @extschema@.tier,
+    to_tier       @extschema@.tier NOT NULL,
+    reason        text NOT NULL,
+    evidence      jsonb,
+    status        text NOT NULL DEFAULT 'proposed'
+                  CHECK (status IN ('proposed', 'approved', 'applied', 'rejected', 'withdrawn')),
+    proposed_by   name NOT NULL,
+    proposed_at   timestamptz NOT NULL,
+    decided_by    name,
+    decided_at    timestamptz,
+    decision_note text,
+    evaluation_id bigint
+);
+COMMENT ON TABLE @extschema@.adjustment IS 'grade change requests (客户级别调整申请): proposed, reviewed, then approved and applied, rejected or withdrawn';
+-- At most one open adjustment per customer, whatever races.
+CREATE UNIQUE INDEX adjustment_open ON @extschema@.adjustment (tbl, customer_key) WHERE status IN ('proposed', 'approved');
+COMMENT ON INDEX @extschema@.adjustment_open IS 'one open adjustment per customer';
+
+CREATE TABLE @extschema@.adjustment_review (
+    adjustment_id bigint NOT NULL REFERENCES @extschema@.adjustment,
+    department    text NOT NULL,
+    reviewer      name NOT NULL,
+    opinion       text NOT NULL CHECK (opinion IN ('support', 'oppose')),
+    comment       text,
+    reviewed_at   timestamptz NOT NULL,
+    PRIMARY KEY (adjustment_id, department)
+);
+COMMENT ON TABLE @extschema@.adjustment_review IS 'one department''s opinion on an adjustment';
+
+CREATE TABLE @extschema@.adjustment_event (
+    event_id      bigserial PRIMARY KEY,
+    adjustment_id bigint NOT NULL REFERENCES @extschema@.adjustment,
+    event         text NOT NULL,
+    actor         name NOT NULL,
+    at            timestamptz NOT NULL,
+    detail        jsonb
+);
+COMMENT ON TABLE @extschema@.adjustment_event IS 'append-only log of every step of every adjustment';
+CREATE INDEX adjustment_event_adjustment ON @extschema@.adjustment_event (adjustment_id);
+COMMENT ON INDEX @extschema@.adjustment_event_adjustment IS 'the steps of one adjustment';
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.adjustment_event
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only();
+ALTER TABLE @extschema@.adjustment_event ENABLE ALWAYS TRIGGER append_only;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_adjustment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_review', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_event_event_id_seq', '');
+COMMENT ON SEQUENCE @extschema@.adjustment_adjustment_id_seq IS 'adjustment_id of custier.adjustment';
+COMMENT ON SEQUENCE @extschema@.adjustment_event_event_id_seq IS 'event_id of custier.adjustment_event';
+
+-- Written through the functions below; read by whoever may read the table concerned.
+REVOKE ALL ON @extschema@.adjustment, @extschema@.adjustment_review, @extschema@.adjustment_event FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.adjustment_adjustment_id_seq, @extschema@.adjustment_event_event_id_seq FROM PUBLIC;
+GRANT SELECT ON @extschema@.adjustment, @extschema@.adjustment_review, @extschema@.adjustment_event TO PUBLIC;
+ALTER TABLE @extschema@.adjustment ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.adjustment FOR SELECT
+    USING (pg_catalog.has_table_privilege(tbl, 'SELECT'));
+ALTER TABLE @extschema@.adjustment_review ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.adjustment_review FOR SELECT
+    USING (EXISTS (SELECT FROM @extschema@.adjustment a WHERE a.adjustment_id = adjustment_review.adjustment_id));
+ALTER TABLE @extschema@.adjustment_event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.adjustment_event FOR SELECT
+    USING (EXISTS (SELECT FROM @extschema@.adjustment a WHERE a.adjustment_id = adjustment_event.adjustment_id));
+
+CREATE FUNCTION @extschema@._applying(adjustment_id bigint) RETURNS boolean
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'adjustment_applying';
+COMMENT ON FUNCTION @extschema@._applying(bigint) IS 'internal: true while custier.approve itself applies this adjustment';
+
+-- ---------------------------------------------------------------------
+-- The state machine
+-- ---------------------------------------------------------------------
+CREATE FUNCTION @extschema@._adjustment_log(a custier.adjustment, event text, detail jsonb)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO custier.adjustment_event (adjustment_id, event, actor, at, detail)
+    VALUES (a.adjustment_id, event, custier._actor(), now(), detail);
+    PERFORM pg_notify('custier_adjustment', json_build_object(
+        'adjustment_id', a.adjustment_id, 'status', a.status, 'event', event,
+        'tbl', a.tbl::text, 'customer_key', a.customer_key,
+        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text)::text);
+END $$;
+COMMENT ON FUNCTION @extschema@._adjustment_log(custier.adjustment, text, jsonb) IS 'internal: logs a step in adjustment_event and sends NOTIFY custier_adjustment';
+REVOKE ALL ON FUNCTION @extschema@._adjustment_log(custier.adjustment, text, jsonb) FROM PUBLIC;
+
+-- Reviews still missing for an adjustment (departments of its policy).
+CREATE FUNCTION @extschema@._missing_reviews(a custier.adjustment) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(r.department, ', ' ORDER BY r.department)
+      FROM custier.managed_table m
+      JOIN custier.policy_reviewer r ON r.policy = m.policy
+     WHERE m.tbl = a.tbl
+       AND NOT EXISTS (SELECT FROM custier.adjustment_review v
+                        WHERE v.adjustment_id = a.adjustment_id AND v.department = r.department)
+$$;
+COMMENT ON FUNCTION @extschema@._missing_reviews(custier.adjustment) IS 'internal: departments whose review an adjustment still lacks';
+REVOKE ALL ON FUNCTION @extschema@._missing_reviews(custier.adjustment) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._adjustment_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    actor   name := custier._actor();
+    m       custier.managed_table;
+    lowest  custier.tier;
+    cur     record;
+    open_id bigint;
+    missing text;
+    found_rows bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'adjustment % cannot be deleted: adjustments are a record', OLD.adjustment_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Withdraw or reject it instead.';
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'proposed' THEN
+            RAISE EXCEPTION 'a new adjustment must be proposed, not %', NEW.status
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Use custier.propose.';
+        END IF;
+        SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = NEW.tbl;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'table % is not managed by custier', NEW.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call custier.manage first.';
+        END IF;
+        IF NEW.reason IS NULL OR btrim(NEW.reason) = '' THEN
+            RAISE EXCEPTION 'an adjustment of customer "%" needs a reason', NEW.customer_key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT p.lowest INTO lowest FROM custier.policy p WHERE p.name = m.policy;
+        IF custier.rank(NEW.to_tier) > custier.rank(lowest) THEN
+            RAISE EXCEPTION 'grade % is outside the scale A..% of policy "%"', NEW.to_tier, lowest, m.policy
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Lock the customer: proposals for it (and grade changes) queue here.
+        EXECUTE format('SELECT %I AS grade FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
+                       m.tier_column, m.tbl, m.key_column,
+                       (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                         WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
+           INTO cur USING NEW.customer_key;
+        GET DIAGNOSTICS found_rows = ROW_COUNT;
+        IF found_rows = 0 THEN
+            RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier THEN
+            RAISE EXCEPTION 'customer "%" of table % already has grade %', NEW.customer_key, NEW.tbl, NEW.to_tier
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT a.adjustment_id INTO open_id FROM custier.adjustment a
+         WHERE a.tbl = NEW.tbl AND a.customer_key = NEW.customer_key AND a.status IN ('proposed', 'approved');
+        IF FOUND THEN
+            RAISE EXCEPTION 'customer "%" of table % already has an open adjustment (%)', NEW.customer_key, NEW.tbl, open_id
+                USING ERRCODE = 'unique_violation', HINT = 'Decide or withdraw that one first.';
+        END IF;
+        NEW.from_tier := cur.grade;
+        NEW.proposed_by := actor;
+        NEW.proposed_at := now();
+        NEW.decided_by := NULL;
+        NEW.decided_at := NULL;
+        NEW.decision_note := NULL;
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE: only the status moves, and only out of 'proposed'.
+    IF (NEW.adjustment_id, NEW.tbl, NEW.customer_key, NEW.reason, NEW.proposed_by, NEW.proposed_at)
+       IS DISTINCT FROM (OLD.adjustment_id, OLD.tbl, OLD.customer_key, OLD.reason, OLD.proposed_by, OLD.proposed_at)
+       OR NEW.evidence IS DISTINCT FROM OLD.evidence OR NEW.evaluation_id IS DISTINCT FROM OLD.evaluation_id
+       OR NEW.from_tier::text IS DISTINCT FROM OLD.from_tier::text OR NEW.to_tier::text IS DISTINCT FROM OLD.to_tier::text THEN
+        RAISE EXCEPTION 'adjustment % cannot be edited: only its status changes', OLD.adjustment_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Withdraw it and propose again.';
+    END IF;
+    IF OLD.status <> 'proposed' THEN
+        RAISE EXCEPTION 'adjustment % is %, not proposed', OLD.adjustment_id, OLD.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    CASE NEW.status
+    WHEN 'applied' THEN
+        IF NOT custier._applying(OLD.adjustment_id) THEN
+            RAISE EXCEPTION 'adjustment % can only be applied by custier.approve', OLD.adjustment_id
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF actor = OLD.proposed_by THEN
+            RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', OLD.adjustment_id, actor
+                USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
+        END IF;
+        missing := custier._missing_reviews(OLD);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'adjustment % still needs the review of: %', OLD.adjustment_id, missing
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Each department records its opinion with custier.review.';
+        END IF;
+    WHEN 'rejected' THEN
+        IF NEW.decision_note IS NULL OR btrim(NEW.decision_note) = '' THEN
+            RAISE EXCEPTION 'rejecting adjustment % needs a note', OLD.adjustment_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    WHEN 'withdrawn' THEN
+        IF actor <> OLD.proposed_by THEN
+            RAISE EXCEPTION 'adjustment % can only be withdrawn by its proposer %', OLD.adjustment_id, OLD.proposed_by
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'adjustment % cannot go from proposed to %', OLD.adjustment_id, NEW.status
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Use custier.approve, custier.reject or custier.withdraw.';
+    END CASE;
+    NEW.decided_by := actor;
+    NEW.decided_at := now();
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._adjustment_guard() IS 'trigger: the adjustment state machine, for the functions and for direct writes alike';
+
+CREATE FUNCTION @extschema@._adjustment_logged() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM custier._adjustment_log(NEW, NEW.status,
+        CASE TG_OP WHEN 'INSERT' THEN jsonb_build_object('reason', NEW.reason, 'evidence', NEW.evidence)
+                   ELSE jsonb_build_object('note', NEW.decision_note) END);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._adjustment_logged() IS 'trigger: logs and announces each step of an adjustment';
+
+CREATE TRIGGER state_machine BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.adjustment
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._adjustment_guard();
+CREATE TRIGGER logged AFTER INSERT OR UPDATE ON @extschema@.adjustment
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._adjustment_logged();
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON @extschema@.adjustment
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only();
+ALTER TABLE @extschema@.adjustment ENABLE ALWAYS TRIGGER state_machine;
+ALTER TABLE @extschema@.adjustment ENABLE ALWAYS TRIGGER logged;
+ALTER TABLE @extschema@.adjustment ENABLE ALWAYS TRIGGER no_truncate;
+
+CREATE FUNCTION @extschema@._review_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a custier.adjustment;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'reviews cannot be changed or removed'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- Locks the adjustment: a review and a decision never cross.
+    SELECT * INTO a FROM custier.adjustment x WHERE x.adjustment_id = NEW.adjustment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'adjustment % does not exist', NEW.adjustment_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.status <> 'proposed' THEN
+        RAISE EXCEPTION 'adjustment % is %, not proposed: it takes no more reviews', a.adjustment_id, a.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF NOT EXISTS (SELECT FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
+                    WHERE m.tbl = a.tbl AND r.department = NEW.department) THEN
+        RAISE EXCEPTION 'department "%" does not review adjustments of table %', NEW.department, a.tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The reviewing departments are the rows of custier.policy_reviewer for the table''s policy.';
+    END IF;
+    IF EXISTS (SELECT FROM custier.adjustment_review v
+                WHERE v.adjustment_id = NEW.adjustment_id AND v.department = NEW.department) THEN
+        RAISE EXCEPTION 'department "%" has already reviewed adjustment %', NEW.department, NEW.adjustment_id
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    IF NEW.opinion IS NULL OR NEW.opinion NOT IN ('support', 'oppose') THEN
+        RAISE EXCEPTION 'opinion must be ''support'' or ''oppose'', not %', coalesce(quote_literal(NEW.opinion), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    NEW.reviewer := custier._actor();
+    NEW.reviewed_at := now();
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION @extschema@._review_guard() IS 'trigger: a review is recorded once per department, while the adjustment is proposed';
+
+CREATE FUNCTION @extschema@._review_logged() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM custier._adjustment_log(a, 'reviewed',
+        jsonb_build_object('department', NEW.department, 'opinion', NEW.opinion, 'comment', NEW.comment))
+       FROM custier.adjustment a WHERE a.adjustment_id = NEW.adjustment_id;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._review_logged() IS 'trigger: logs and announces a review';
+
+CREATE TRIGGER state_machine BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.adjustment_review
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._review_guard();
+CREATE TRIGGER logged AFTER INSERT ON @extschema@.adjustment_review
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._review_logged();
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON @extschema@.adjustment_review
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only();
+ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER state_machine;
+ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER logged;
+ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER no_truncate;
+
+-- ---------------------------------------------------------------------
+-- The functions (C entry points capture the acting role, then run these
+-- as custier's owner).  EXECUTE is not granted to PUBLIC: grant propose
+-- and withdraw to those who propose, review to the departments, approve
+-- and reject to management.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION @extschema@._propose(tbl regclass, customer_key text, to_tier custier.tier, reason text, evidence jsonb)
+RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, proposed_by, proposed_at)
+    VALUES ($1, $2, $3, $4, $5, custier._actor(), now())
+    RETURNING adjustment_id
+$$;
+COMMENT ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb) IS 'internal: the work of custier.propose';
+REVOKE ALL ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._decide(adjustment_id bigint, status text, note text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE custier.adjustment a SET status = _decide.status, decision_note = _decide.note
+     WHERE a.adjustment_id = _decide.adjustment_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'adjustment % does not exist', adjustment_id USING ERRCODE = 'undefined_object';
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._decide(bigint, text, text) IS 'internal: the work of custier.reject and custier.withdraw (and the last step of approve)';
+REVOKE ALL ON FUNCTION @extschema@._decide(bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._approval(adjustment_id bigint,
+    OUT tbl oid, OUT table_owner oid, OUT customer_key text, OUT reason text, OUT from_tier text, OUT apply_sql text,
+    OUT to_tier text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a       custier.adjustment;
+    m       custier.managed_table;
+    missing text;
+BEGIN
+    -- The lock makes concurrent approvals, rejections and withdrawals queue.
+    SELECT * INTO a FROM custier.adjustment x WHERE x.adjustment_id = _approval.adjustment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'adjustment % does not exist', _approval.adjustment_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.status <> 'proposed' THEN
+        RAISE EXCEPTION 'adjustment % is %, not proposed', a.adjustment_id, a.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF custier._actor() = a.proposed_by THEN
+        RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', a.adjustment_id, a.proposed_by
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
+    END IF;
+    missing := custier._missing_reviews(a);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'adjustment % still needs the review of: %', a.adjustment_id, missing
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Each department records its opinion with custier.review.';
+    END IF;
+    SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = a.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is no longer managed by custier', a.tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    tbl := a.tbl;
+    table_owner := (SELECT c.relowner FROM pg_class c WHERE c.oid = a.tbl);
+    customer_key := a.customer_key;
+    reason := a.reason;
+    from_tier := a.from_tier::text;
+    to_tier := a.to_tier::text;
+    -- $1 key, $2 to_tier, $3 from_tier: changes the row only if its grade is still from_tier.
+    apply_sql := format('UPDATE %s SET %I = CAST($2 AS custier.tier) WHERE %I = CAST($1 AS %s) AND %s',
+                        a.tbl, m.tier_column, m.key_column,
+                        (SELECT format_type(t.atttypid, t.atttypmod) FROM pg_attribute t
+                          WHERE t.attrelid = a.tbl AND t.attname = m.key_column),
+                        CASE WHEN a.from_tier IS NULL THEN format('%I IS NULL AND $3 IS NULL', m.tier_column)
+                             ELSE format('%I OPERATOR(custier.=) CAST($3 AS custier.tier)', m.tier_column) END);
+END $$;
+COMMENT ON FUNCTION @extschema@._approval(bigint) IS 'internal: locks and checks an adjustment for custier.approve, and says how to apply it';
+REVOKE ALL ON FUNCTION @extschema@._approval(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.propose(tbl regclass, customer_key text, to_tier @extschema@.tier, reason text,
+                                    evidence jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'propose';
+COMMENT ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb) IS 'opens an adjustment: a proposed grade change of one customer, with its reason and evidence';
+
+CREATE FUNCTION @extschema@.review(adjustment_id bigint, department text, opinion text, comment text DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'review';
+COMMENT ON FUNCTION @extschema@.review(bigint, text, text, text) IS 'records one department''s opinion (support or oppose) on a proposed adjustment';
+
+CREATE FUNCTION @extschema@.approve(adjustment_id bigint, note text DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'approve';
+COMMENT ON FUNCTION @extschema@.approve(bigint, text) IS 'approves a fully reviewed adjustment (not by its proposer) and applies the grade change at once';
+
+CREATE FUNCTION @extschema@.reject(adjustment_id bigint, note text)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'reject';
+COMMENT ON FUNCTION @extschema@.reject(bigint, text) IS 'rejects a proposed adjustment; the note says why';
+
+CREATE FUNCTION @extschema@.withdraw(adjustment_id bigint)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'withdraw';
+COMMENT ON FUNCTION @extschema@.withdraw(bigint) IS 'the proposer takes a proposed adjustment back';
+
+REVOKE ALL ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb),
+                       @extschema@.review(bigint, text, text, text),
+                       @extschema@.approve(bigint, text),
+                       @extschema@.reject(bigint, text),
+                       @extschema@.withdraw(bigint) FROM PUBLIC;
