@@ -62,13 +62,30 @@ WHERE tbl = 'ev_customer'::regclass AND reason LIKE 'evaluation%' ORDER BY histo
 CALL run_evaluation('cycle', '2026-01-01', 3);
 SELECT count(*) AS results, count(DISTINCT customer_key) AS customers FROM evaluation_result WHERE evaluation_id = 1;
 
--- Cycle 2: customer 6 now qualifies C, 7 only C.
+-- Sales reviews the downgrade of customer 3 and a manager approves it.
+CREATE ROLE custier_test_evaluation_sales;
+CREATE ROLE custier_test_evaluation_manager;
+GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO custier_test_evaluation_sales;
+GRANT EXECUTE ON FUNCTION approve(bigint, text) TO custier_test_evaluation_manager;
+-- Adjustments are visible to those who may read the customer table.
+GRANT SELECT ON ev_customer TO custier_test_evaluation_sales, custier_test_evaluation_manager;
+SET ROLE custier_test_evaluation_sales;
+SELECT review(adjustment_id, 'sales', 'support') FROM adjustment WHERE customer_key = '3';
+SET ROLE custier_test_evaluation_manager;
+SELECT approve(adjustment_id, 'ok') FROM adjustment WHERE customer_key = '3';
+RESET ROLE;
+SELECT customer_key, from_tier, to_tier, status, decided_by FROM adjustment ORDER BY adjustment_id;
+SELECT customer_key, old_tier, new_tier, adjustment_id, changed_by, reason FROM tier_history
+WHERE tbl = 'ev_customer'::regclass AND customer_key = '3' ORDER BY history_id;
+
+-- Cycle 2: customer 6 now qualifies C, 7 only C; 3 (now C) still qualifies D.
 UPDATE ev_metrics SET amount = 200 WHERE id = 6;
 UPDATE ev_metrics SET amount = 150 WHERE id = 7;
 CALL run_evaluation('cycle', '2026-07-01', 100);
 SELECT customer_key, current_tier, qualified_tier, proposed_tier, action
 FROM evaluation_result WHERE evaluation_id = 2 ORDER BY customer_key::int;
 SELECT id, grade FROM ev_customer ORDER BY id;
+SELECT customer_key, from_tier, to_tier, status, evaluation_id FROM adjustment ORDER BY adjustment_id;
 
 -- Cycle 3: 7 qualifies A again (streak broken in cycle 2: still kept).
 UPDATE ev_metrics SET amount = 1500 WHERE id = 7;
@@ -96,3 +113,5 @@ SELECT proposed_tier('C', 'A', '{}', 1, 1, 0);
 
 SELECT unmanage('ev_customer');
 DROP TABLE ev_customer, ev_metrics;
+DROP OWNED BY custier_test_evaluation_sales, custier_test_evaluation_manager;
+DROP ROLE custier_test_evaluation_sales, custier_test_evaluation_manager;

@@ -175,11 +175,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     s := custier._evaluation_setup(p_policy);
-    INSERT INTO custier.evaluation (policy, as_of, tbl, started_by)
-    VALUES (p_policy, p_as_of, s.tbl, session_user)
-    ON CONFLICT (policy, as_of) DO NOTHING
-    RETURNING evaluation_id INTO id;
+    -- Look first: ON CONFLICT would spend an evaluation_id on every resume.
+    SELECT e.evaluation_id INTO id FROM custier.evaluation e WHERE e.policy = p_policy AND e.as_of = p_as_of;
     IF id IS NULL THEN
+        INSERT INTO custier.evaluation (policy, as_of, tbl, started_by)
+        VALUES (p_policy, p_as_of, s.tbl, session_user)
+        ON CONFLICT (policy, as_of) DO NOTHING
+        RETURNING evaluation_id INTO id;
+    END IF;
+    IF id IS NULL THEN  -- another session started it meanwhile
         SELECT e.evaluation_id INTO id FROM custier.evaluation e WHERE e.policy = p_policy AND e.as_of = p_as_of;
     END IF;
     RETURN id;
@@ -244,7 +248,7 @@ BEGIN
             -- proposer, and locks the customer, as for custier.propose().
             INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
             VALUES (s.tbl, r.customer_key, r.proposed_tier,
-                    format('evaluation %s of policy "%s" as of %s', p_evaluation_id, ev.policy, ev.as_of),
+                    format('evaluation %s of policy "%s"', p_evaluation_id, ev.policy),
                     coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id, session_user, now());
             proposed := proposed + 1;
         END LOOP;
