@@ -175,7 +175,8 @@ SELECT tbl, operation, policy, old_row, new_row FROM policy_audit ORDER BY audit
 ROLLBACK;
 
 -- pg_dump keeps the policy tables and the log (extension configuration).
-SELECT c::regclass AS config FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'custier' ORDER BY 1::text;
+SELECT c::regclass AS config FROM pg_extension e, unnest(e.extconfig) c
+WHERE e.extname = 'custier' AND c::regclass::text LIKE 'policy%' ORDER BY c::regclass::text;
 -- Catalog facts: STABLE STRICT PARALLEL SAFE, C.
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel, l.lanname
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

@@ -285,3 +285,4 @@ END $$;
 REVOKE ALL ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) FROM PUBLIC;
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
     'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';
+COMMENT ON SEQUENCE @extschema@.evaluation_evaluation_id_seq IS 'evaluation_id of custier.evaluation';
