@@ -204,6 +204,44 @@ BEGIN
     END;
     UPDATE custier.policy_threshold SET bound = 50 WHERE policy = 'abc' AND tier = 'A';
 END $$;
+-- Under session_replication_role = replica (triggers off) an edit is still
+-- seen by the next grading at the same call site.
+SET session_replication_role = replica;
+DO $$
+DECLARE t custier.tier;
+BEGIN
+    FOR i IN 1..2 LOOP
+        t := custier.assign_tier('abc', '{"amount": 50}'::jsonb);
+        RAISE NOTICE 'replica role, round %: %', i, t;
+        UPDATE custier.policy_threshold SET bound = 70 WHERE policy = 'abc' AND tier = 'A';
+    END LOOP;
+    UPDATE custier.policy_threshold SET bound = 50 WHERE policy = 'abc' AND tier = 'A';
+END $$;
+RESET session_replication_role;
+
+-- A call site keeps one compiled policy per policy graded, however the name
+-- varies: six policies over 600 rows are read six times, not per row …
+SET max_parallel_workers_per_gather = 0;
+INSERT INTO policy (name) SELECT 'many' || i FROM generate_series(1, 6) i;
+INSERT INTO policy_criterion (policy, metric) SELECT 'many' || i, 'amount' FROM generate_series(1, 6) i;
+INSERT INTO policy_threshold SELECT 'many' || i, 'amount', 'A', i * 10 FROM generate_series(1, 6) i;
+WITH graded AS MATERIALIZED (
+    SELECT string_agg(assign_tier('many' || (i % 6 + 1), jsonb_build_object('amount', 30))::text, '' ORDER BY i) AS tiers
+    FROM generate_series(0, 599) i)
+SELECT substr(tiers, 1, 12) AS first_tiers, length(tiers),
+       (SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'custier compiled policy') AS compiled
+FROM graded;
+-- … and rows whose record type alternates cost no memory per row.
+WITH graded AS MATERIALIZED (
+    SELECT string_agg(assign_tier('seeds', r)::text, '' ORDER BY i) AS tiers
+    FROM (SELECT i, CASE WHEN i % 2 = 0 THEN (SELECT x FROM (SELECT 30 AS days_to_pay, 12 AS purchases, 8 AS potential, 1e6 AS amount) x)
+                         ELSE (SELECT x FROM (SELECT 200000 AS amount, 'n/a' AS note) x) END AS r
+          FROM generate_series(1, 20000) i) s)
+SELECT substr(tiers, 1, 6) AS first_tiers, length(tiers),
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name = 'custier compiled policy') < 65536 AS small
+FROM graded;
+RESET max_parallel_workers_per_gather;
+
 -- Renaming a policy carries its rows along.
 UPDATE policy SET name = 'abc2' WHERE name = 'abc';
 SELECT assign_tier('abc2', '{"amount": 50}'::jsonb);
