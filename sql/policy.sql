@@ -47,7 +47,8 @@ FROM (VALUES (0), (30), (45), (60), (61)) v(d);
 -- amount meets B (75 points, weight 2), purchases A (100), potential none (0),
 -- days_to_pay B (75): (2×75 + 100 + 0 + 75) ÷ 5 = 65.
 SELECT score('seeds', '{"amount": 600000, "purchases": 12, "potential": 2, "days_to_pay": 50}'::jsonb);
-SELECT (2 * 75 + 100 + 0 + 75) / 5.0 AS by_hand;
+SELECT score('seeds', '{"amount": 600000, "purchases": 12, "potential": 2, "days_to_pay": 50}'::jsonb)
+       = (2 * 75 + 100 + 0 + 75) / 5.0 AS equals_by_hand;
 
 -- NULL and missing metrics meet no bound and earn no points.
 SELECT assign_tier('seeds', '{}'::jsonb) AS empty, score('seeds', '{}'::jsonb) AS empty_score,
@@ -150,9 +151,11 @@ FROM (VALUES (1000000, 30), (1000000, 31), (999999, 30), (500000, 30), (500000, 
              (100000, 10), (99999, 10), (NULL, 10), (NULL, NULL)) v(a, d)
 ORDER BY score DESC NULLS LAST, a;
 -- (3 × 70 + 50) ÷ 4 = 65: B (min_score 50 ≤ 65 < 80).
-SELECT (3 * 70 + 50) / 4.0 AS by_hand;
+SELECT score('points', '{"amount": 500000, "days_to_pay": 60}'::jsonb) = (3 * 70 + 50) / 4.0 AS equals_by_hand,
+       assign_tier('points', '{"amount": 500000, "days_to_pay": 60}'::jsonb) AS tier;
 -- Scores are exact: PostgreSQL's numeric division, trailing zeros trimmed.
-SELECT score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb), (3 * 30 + 10) / 4.0 AS by_hand;
+SELECT score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb), (3 * 30 + 10) / 4.0 AS by_hand,
+       score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb) = (3 * 30 + 10) / 4.0 AS equal;
 SELECT jsonb_pretty(explain('points', '{"amount": 600000, "days_to_pay": 45}'::jsonb));
 SELECT explain('points', m) FROM customer_metrics m WHERE customer = 'fjord';
 
