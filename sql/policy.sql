@@ -207,6 +207,20 @@ BEGIN
     END;
     UPDATE custier.policy_threshold SET bound = 50 WHERE policy = 'abc' AND tier = 'A';
 END $$;
+-- Errors caught per row elsewhere in the statement (a subtransaction rolled
+-- back per row) do not make the policy be read again per row: it is read
+-- once here, not 100 times.
+CREATE FUNCTION pg_temp.zero_on_error(i int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN RETURN 1 / 0; EXCEPTION WHEN division_by_zero THEN RETURN 0; END $$;
+BEGIN;
+SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) AS reads_before
+  FROM pg_stat_xact_user_tables WHERE relid = 'custier.policy'::regclass \gset
+SELECT count(assign_tier('seeds', jsonb_build_object('amount', i))) AS graded, sum(pg_temp.zero_on_error(i)) AS caught
+  FROM generate_series(1, 100) i;
+SELECT sum(seq_scan + coalesce(idx_scan, 0)) - :reads_before AS policy_reads
+  FROM pg_stat_xact_user_tables WHERE relid = 'custier.policy'::regclass;
+ROLLBACK;
+
 -- Under session_replication_role = replica (triggers off) an edit is still
 -- seen by the next grading at the same call site.
 SET session_replication_role = replica;

@@ -180,19 +180,50 @@ typedef struct PolicyCache
 } PolicyCache;
 
 /*
- * Bumped by the statement triggers on the policy tables and on subtransaction
- * abort: a compiled policy older than the current generation is stale even
- * within one statement (PL/pgSQL keeps simple-expression states alive).
+ * Bumped by the statement triggers on the policy tables, and when a
+ * subtransaction that edited a policy rolls back: a compiled policy older
+ * than the current generation is stale even within one statement (PL/pgSQL
+ * keeps simple-expression states alive).
  */
 static uint64 policy_generation = 0;
 static bool policy_callback_registered = false;
+
+/*
+ * The deepest (sub)transaction level of transaction policy_edit_lxid that
+ * holds a policy edit not yet rolled back or merged into its parent.  Only
+ * rolling back such a level bumps the generation: a query whose per-row
+ * function catches errors (a subtransaction abort per row) must not make
+ * every row recompile the policy.
+ */
+static int	policy_edit_level = 0;
+static LocalTransactionId policy_edit_lxid = InvalidLocalTransactionId;
 
 static void
 policy_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
+	/* called while the ending subtransaction is still the current one */
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (policy_edit_lxid != MY_LXID || policy_edit_level < level)
+		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		policy_generation++;
+		policy_edit_level = level - 1;	/* the parent may hold edits too */
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		policy_edit_level = level - 1;	/* its edits are now the parent's */
+}
+
+static void
+policy_register_callback(void)
+{
+	if (!policy_callback_registered)
+	{
+		RegisterSubXactCallback(policy_subxact_callback, NULL);
+		policy_callback_registered = true;
+	}
 }
 
 static inline int
@@ -310,12 +341,6 @@ policy_compile(text *name, MemoryContext parent)
 	int			i,
 				r;
 	Numeric		sum_weight;
-
-	if (!policy_callback_registered)
-	{
-		RegisterSubXactCallback(policy_subxact_callback, NULL);
-		policy_callback_registered = true;
-	}
 
 	cxt = AllocSetContextCreate(parent, "custier compiled policy", ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -1180,6 +1205,13 @@ policy_edited(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("custier.policy_edited() must be called as a trigger")));
+	policy_register_callback();
+	if (policy_edit_lxid != MY_LXID)
+	{
+		policy_edit_lxid = MY_LXID;
+		policy_edit_level = 0;
+	}
+	policy_edit_level = Max(policy_edit_level, GetCurrentTransactionNestLevel());
 	policy_generation++;
 	return PointerGetDatum(NULL);
 }
