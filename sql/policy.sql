@@ -47,7 +47,8 @@ FROM (VALUES (0), (30), (45), (60), (61)) v(d);
 -- amount meets B (75 points, weight 2), purchases A (100), potential none (0),
 -- days_to_pay B (75): (2×75 + 100 + 0 + 75) ÷ 5 = 65.
 SELECT score('seeds', '{"amount": 600000, "purchases": 12, "potential": 2, "days_to_pay": 50}'::jsonb);
-SELECT (2 * 75 + 100 + 0 + 75) / 5.0 AS by_hand;
+SELECT score('seeds', '{"amount": 600000, "purchases": 12, "potential": 2, "days_to_pay": 50}'::jsonb)
+       = (2 * 75 + 100 + 0 + 75) / 5.0 AS equals_by_hand;
 
 -- NULL and missing metrics meet no bound and earn no points.
 SELECT assign_tier('seeds', '{}'::jsonb) AS empty, score('seeds', '{}'::jsonb) AS empty_score,
@@ -150,9 +151,11 @@ FROM (VALUES (1000000, 30), (1000000, 31), (999999, 30), (500000, 30), (500000, 
              (100000, 10), (99999, 10), (NULL, 10), (NULL, NULL)) v(a, d)
 ORDER BY score DESC NULLS LAST, a;
 -- (3 × 70 + 50) ÷ 4 = 65: B (min_score 50 ≤ 65 < 80).
-SELECT (3 * 70 + 50) / 4.0 AS by_hand;
+SELECT score('points', '{"amount": 500000, "days_to_pay": 60}'::jsonb) = (3 * 70 + 50) / 4.0 AS equals_by_hand,
+       assign_tier('points', '{"amount": 500000, "days_to_pay": 60}'::jsonb) AS tier;
 -- Scores are exact: PostgreSQL's numeric division, trailing zeros trimmed.
-SELECT score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb), (3 * 30 + 10) / 4.0 AS by_hand;
+SELECT score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb), (3 * 30 + 10) / 4.0 AS by_hand,
+       score('points', '{"amount": 100000, "days_to_pay": 90}'::jsonb) = (3 * 30 + 10) / 4.0 AS equal;
 SELECT jsonb_pretty(explain('points', '{"amount": 600000, "days_to_pay": 45}'::jsonb));
 SELECT explain('points', m) FROM customer_metrics m WHERE customer = 'fjord';
 
@@ -204,6 +207,58 @@ BEGIN
     END;
     UPDATE custier.policy_threshold SET bound = 50 WHERE policy = 'abc' AND tier = 'A';
 END $$;
+-- Errors caught per row elsewhere in the statement (a subtransaction rolled
+-- back per row) do not make the policy be read again per row: it is read
+-- once here, not 100 times.
+CREATE FUNCTION pg_temp.zero_on_error(i int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN RETURN 1 / 0; EXCEPTION WHEN division_by_zero THEN RETURN 0; END $$;
+BEGIN;
+SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) AS reads_before
+  FROM pg_stat_xact_user_tables WHERE relid = 'custier.policy'::regclass \gset
+SELECT count(assign_tier('seeds', jsonb_build_object('amount', i))) AS graded, sum(pg_temp.zero_on_error(i)) AS caught
+  FROM generate_series(1, 100) i;
+SELECT sum(seq_scan + coalesce(idx_scan, 0)) - :reads_before AS policy_reads
+  FROM pg_stat_xact_user_tables WHERE relid = 'custier.policy'::regclass;
+ROLLBACK;
+
+-- Under session_replication_role = replica (triggers off) an edit is still
+-- seen by the next grading at the same call site.
+SET session_replication_role = replica;
+DO $$
+DECLARE t custier.tier;
+BEGIN
+    FOR i IN 1..2 LOOP
+        t := custier.assign_tier('abc', '{"amount": 50}'::jsonb);
+        RAISE NOTICE 'replica role, round %: %', i, t;
+        UPDATE custier.policy_threshold SET bound = 70 WHERE policy = 'abc' AND tier = 'A';
+    END LOOP;
+    UPDATE custier.policy_threshold SET bound = 50 WHERE policy = 'abc' AND tier = 'A';
+END $$;
+RESET session_replication_role;
+
+-- A call site keeps one compiled policy per policy graded, however the name
+-- varies: six policies over 600 rows are read six times, not per row …
+SET max_parallel_workers_per_gather = 0;
+INSERT INTO policy (name) SELECT 'many' || i FROM generate_series(1, 6) i;
+INSERT INTO policy_criterion (policy, metric) SELECT 'many' || i, 'amount' FROM generate_series(1, 6) i;
+INSERT INTO policy_threshold SELECT 'many' || i, 'amount', 'A', i * 10 FROM generate_series(1, 6) i;
+WITH graded AS MATERIALIZED (
+    SELECT string_agg(assign_tier('many' || (i % 6 + 1), jsonb_build_object('amount', 30))::text, '' ORDER BY i) AS tiers
+    FROM generate_series(0, 599) i)
+SELECT substr(tiers, 1, 12) AS first_tiers, length(tiers),
+       (SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'custier compiled policy') AS compiled
+FROM graded;
+-- … and rows whose record type alternates cost no memory per row.
+WITH graded AS MATERIALIZED (
+    SELECT string_agg(assign_tier('seeds', r)::text, '' ORDER BY i) AS tiers
+    FROM (SELECT i, CASE WHEN i % 2 = 0 THEN (SELECT x FROM (SELECT 30 AS days_to_pay, 12 AS purchases, 8 AS potential, 1e6 AS amount) x)
+                         ELSE (SELECT x FROM (SELECT 200000 AS amount, 'n/a' AS note) x) END AS r
+          FROM generate_series(1, 20000) i) s)
+SELECT substr(tiers, 1, 6) AS first_tiers, length(tiers),
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name = 'custier compiled policy') < 65536 AS small
+FROM graded;
+RESET max_parallel_workers_per_gather;
+
 -- Renaming a policy carries its rows along.
 UPDATE policy SET name = 'abc2' WHERE name = 'abc';
 SELECT assign_tier('abc2', '{"amount": 50}'::jsonb);

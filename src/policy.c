@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -47,8 +48,8 @@ PG_FUNCTION_INFO_V1(policy_audit_trigger);
 #define METRIC_JSON_HINT "A metric is a JSON number, a string holding a number, or null (missing)."
 #define METRIC_COLUMN_HINT "Metric columns are smallint, integer, bigint, real, double precision or numeric (or a domain over one)."
 
-/* How many policies one call site keeps compiled (the name may vary per row). */
-#define POLICY_CACHE_SLOTS 4
+/* Compiled policies a call site starts with room for (it grows: the name may vary per row). */
+#define POLICY_CACHE_INITIAL_SLOTS 4
 
 /*
  * A bound, also pre-converted for integer metric values so that an integer
@@ -116,6 +117,7 @@ typedef struct TierRule
 /* Where each criterion's column is in one row type. */
 typedef struct RowMap
 {
+	struct RowMap *next;		/* maps of other row types seen by this call site */
 	Oid			typid;
 	int32		typmod;
 	TupleDesc	tupdesc;
@@ -154,32 +156,74 @@ typedef struct CompiledPolicy
 	Numeric		denominator;	/* score = Σ ÷ denominator */
 	Numeric		zero;
 	MetricValue *values;		/* scratch, one per criterion */
-	RowMap	   *rowmap;
+	RowMap	   *rowmap;			/* one per row type, the last one used first */
 } CompiledPolicy;
 
+/*
+ * fn_extra: every policy this call site has graded with in this statement.
+ * It only grows by policies that exist, so a name varying per row among
+ * many policies costs one compile per policy, never one per row.
+ */
 typedef struct PolicyCache
 {
 	TimestampTz stmt_start;
 	LocalTransactionId lxid;
 	uint64		generation;
-	int			next;
-	CompiledPolicy *slot[POLICY_CACHE_SLOTS];
+	/* the snapshot the policies were read with (see policy_lookup) */
+	uint64		snap_completions;
+	TransactionId snap_xmin;
+	TransactionId snap_xmax;
+	int			nslots;
+	int			maxslots;
+	int			last;			/* slot of the previous call */
+	CompiledPolicy **slot;
 } PolicyCache;
 
 /*
- * Bumped by the statement triggers on the policy tables and on subtransaction
- * abort: a compiled policy older than the current generation is stale even
- * within one statement (PL/pgSQL keeps simple-expression states alive).
+ * Bumped by the statement triggers on the policy tables, and when a
+ * subtransaction that edited a policy rolls back: a compiled policy older
+ * than the current generation is stale even within one statement (PL/pgSQL
+ * keeps simple-expression states alive).
  */
 static uint64 policy_generation = 0;
 static bool policy_callback_registered = false;
+
+/*
+ * The deepest (sub)transaction level of transaction policy_edit_lxid that
+ * holds a policy edit not yet rolled back or merged into its parent.  Only
+ * rolling back such a level bumps the generation: a query whose per-row
+ * function catches errors (a subtransaction abort per row) must not make
+ * every row recompile the policy.
+ */
+static int	policy_edit_level = 0;
+static LocalTransactionId policy_edit_lxid = InvalidLocalTransactionId;
 
 static void
 policy_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
+	/* called while the ending subtransaction is still the current one */
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (policy_edit_lxid != MY_LXID || policy_edit_level < level)
+		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		policy_generation++;
+		policy_edit_level = level - 1;	/* the parent may hold edits too */
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		policy_edit_level = level - 1;	/* its edits are now the parent's */
+}
+
+static void
+policy_register_callback(void)
+{
+	if (!policy_callback_registered)
+	{
+		RegisterSubXactCallback(policy_subxact_callback, NULL);
+		policy_callback_registered = true;
+	}
 }
 
 static inline int
@@ -297,12 +341,6 @@ policy_compile(text *name, MemoryContext parent)
 	int			i,
 				r;
 	Numeric		sum_weight;
-
-	if (!policy_callback_registered)
-	{
-		RegisterSubXactCallback(policy_subxact_callback, NULL);
-		policy_callback_registered = true;
-	}
 
 	cxt = AllocSetContextCreate(parent, "custier compiled policy", ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -521,8 +559,15 @@ policy_compile(text *name, MemoryContext parent)
 
 /*
  * The compiled policy for this call site and statement.  Recompiled when a
- * new statement or transaction starts, or when a policy table changed in
- * this backend since (generation), so the next statement sees an edit.
+ * new statement or transaction starts, when a policy table changed in this
+ * backend since (generation), or when the statement runs on a snapshot that
+ * may see transactions the compiled one did not: a PL/pgSQL simple
+ * expression keeps its fn_extra across the statements of a loop, and each of
+ * them may see edits other sessions have committed meanwhile.  A snapshot
+ * with the same xact-completion count as the compiling one sees the same
+ * committed rows (GetSnapshotData reuses snapshots on that very test); a
+ * restored snapshot (parallel worker) has count 0 and stays the same for
+ * its whole statement.
  */
 static CompiledPolicy *
 policy_lookup(FunctionCallInfo fcinfo, text *name)
@@ -531,47 +576,67 @@ policy_lookup(FunctionCallInfo fcinfo, text *name)
 	PolicyCache *cache = (PolicyCache *) flinfo->fn_extra;
 	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 	LocalTransactionId lxid = MY_LXID;
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	uint64		snap_completions = snap ? snap->snapXactCompletionCount : 0;
+	TransactionId snap_xmin = snap ? snap->xmin : InvalidTransactionId;
+	TransactionId snap_xmax = snap ? snap->xmax : InvalidTransactionId;
 	const char *namedata = VARDATA_ANY(name);
 	int			namelen = VARSIZE_ANY_EXHDR(name);
+	CompiledPolicy *p;
 	int			i;
 
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(PolicyCache));
+		cache->maxslots = POLICY_CACHE_INITIAL_SLOTS;
+		cache->slot = MemoryContextAllocZero(flinfo->fn_mcxt,
+											 sizeof(CompiledPolicy *) * cache->maxslots);
 		flinfo->fn_extra = cache;
 	}
 	else if (cache->stmt_start != stmt_start || cache->lxid != lxid ||
-			 cache->generation != policy_generation)
+			 cache->generation != policy_generation ||
+			 cache->snap_completions != snap_completions ||
+			 cache->snap_xmin != snap_xmin || cache->snap_xmax != snap_xmax)
 	{
-		for (i = 0; i < POLICY_CACHE_SLOTS; i++)
-			if (cache->slot[i] != NULL)
-			{
-				MemoryContextDelete(cache->slot[i]->cxt);
-				cache->slot[i] = NULL;
-			}
+		for (i = 0; i < cache->nslots; i++)
+			MemoryContextDelete(cache->slot[i]->cxt);
+		cache->nslots = 0;
+		cache->last = 0;
 	}
 	cache->stmt_start = stmt_start;
 	cache->lxid = lxid;
 	cache->generation = policy_generation;
+	cache->snap_completions = snap_completions;
+	cache->snap_xmin = snap_xmin;
+	cache->snap_xmax = snap_xmax;
 
-	for (i = 0; i < POLICY_CACHE_SLOTS; i++)
+	/* The previous call's policy first: the name is usually a constant. */
+	if (cache->last < cache->nslots)
 	{
-		CompiledPolicy *p = cache->slot[i];
-
-		if (p != NULL && p->name_len == namelen && memcmp(p->name, namedata, namelen) == 0)
+		p = cache->slot[cache->last];
+		if (p->name_len == namelen && memcmp(p->name, namedata, namelen) == 0)
 			return p;
 	}
-
-	i = cache->next;
-	if (cache->slot[i] != NULL)
+	for (i = 0; i < cache->nslots; i++)
 	{
-		MemoryContextDelete(cache->slot[i]->cxt);
-		cache->slot[i] = NULL;
+		p = cache->slot[i];
+		if (p->name_len == namelen && memcmp(p->name, namedata, namelen) == 0)
+		{
+			cache->last = i;
+			return p;
+		}
 	}
-	cache->slot[i] = policy_compile(name, flinfo->fn_mcxt);
-	cache->next = (i + 1) % POLICY_CACHE_SLOTS;
-	/* compiling read tables, which does not bump the generation */
-	return cache->slot[i];
+
+	if (cache->nslots == cache->maxslots)
+	{
+		cache->maxslots *= 2;
+		cache->slot = repalloc(cache->slot, sizeof(CompiledPolicy *) * cache->maxslots);
+	}
+	/* compiling reads tables, which does not bump the generation */
+	p = policy_compile(name, flinfo->fn_mcxt);
+	cache->last = cache->nslots;
+	cache->slot[cache->nslots++] = p;
+	return p;
 }
 
 /* ----------------------------------------------------------- metric input */
@@ -783,7 +848,23 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 	int			i;
 
 	if (map == NULL || map->typid != typid || map->typmod != typmod)
-		map = p->rowmap = rowmap_build(p, typid, typmod);
+	{
+		/*
+		 * Another row type (a record column can hold several): reuse its map
+		 * if this call site has seen it, so that alternating types cost no
+		 * memory per row.
+		 */
+		RowMap	   *prev = NULL;
+
+		while (map != NULL && (map->typid != typid || map->typmod != typmod))
+			prev = map, map = map->next;
+		if (map == NULL)
+			map = rowmap_build(p, typid, typmod);
+		else
+			prev->next = map->next;
+		map->next = p->rowmap;
+		p->rowmap = map;
+	}
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
 	ItemPointerSetInvalid(&(tuple.t_self));
@@ -1124,6 +1205,13 @@ policy_edited(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("custier.policy_edited() must be called as a trigger")));
+	policy_register_callback();
+	if (policy_edit_lxid != MY_LXID)
+	{
+		policy_edit_lxid = MY_LXID;
+		policy_edit_level = 0;
+	}
+	policy_edit_level = Max(policy_edit_level, GetCurrentTransactionNestLevel());
 	policy_generation++;
 	return PointerGetDatum(NULL);
 }

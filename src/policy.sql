@@ -388,6 +388,9 @@ BEGIN
                            t || '_consistency', t);
             EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_edited()',
                            t || '_edited', t);
+            -- Also under session_replication_role = replica: a stale compiled
+            -- policy is wrong whatever the role.
+            EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_edited');
         END IF;
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON custier.%I FOR EACH ROW EXECUTE FUNCTION custier.policy_audit_trigger()',
                        t || '_audit', t);
