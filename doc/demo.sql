@@ -87,91 +87,105 @@ INSERT INTO policy_criterion (policy, metric, weight) VALUES
     ('standard', 'amount_12m', 3), ('standard', 'purchases_per_month', 2),
     ('standard', 'tenure_months', 1), ('standard', 'growth_2_cycles', 1);
 INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
-    ('standard', 'amount_12m', 'A', 9000), ('standard', 'amount_12m', 'B', 4000), ('standard', 'amount_12m', 'C', 1500),
-    ('standard', 'purchases_per_month', 'A', 2.5), ('standard', 'purchases_per_month', 'B', 1.2),
-    ('standard', 'purchases_per_month', 'C', 0.5),
-    ('standard', 'tenure_months', 'A', 12), ('standard', 'tenure_months', 'B', 6),
-    ('standard', 'growth_2_cycles', 'A', 0);
+    ('standard', 'amount_12m', 'A', 7000), ('standard', 'amount_12m', 'B', 4000), ('standard', 'amount_12m', 'C', 1800),
+    ('standard', 'purchases_per_month', 'A', 1.3), ('standard', 'purchases_per_month', 'B', 0.9),
+    ('standard', 'purchases_per_month', 'C', 0.6),
+    ('standard', 'tenure_months', 'A', 9), ('standard', 'tenure_months', 'B', 3),
+    ('standard', 'growth_2_cycles', 'A', -30);
 INSERT INTO policy_reviewer (policy, department) VALUES ('standard', 'sales'), ('standard', 'service');
-SELECT manage('customer', 'customer_id', 'grade', 'standard', require_approval => true);
 \unset QUIET
-SELECT t.tier, t.label, string_agg(format('%s >= %s', h.metric, h.bound), ', ' ORDER BY h.metric) AS needs
+SELECT t.tier, t.label,
+       coalesce(string_agg(format('%s >= %s', h.metric, h.bound), ', ' ORDER BY h.metric)
+                FILTER (WHERE h.metric IS NOT NULL), '(everyone else)') AS needs
 FROM policy_tier t LEFT JOIN policy_threshold h ON h.policy = t.policy AND h.tier = t.tier
 WHERE t.policy = 'standard' GROUP BY t.tier, t.label ORDER BY t.tier DESC;
+\echo 'One customer, graded and explained (custier.assign_tier / custier.explain):'
+SELECT assign_tier('standard', m) AS tier, score('standard', m), jsonb_pretty(explain('standard', m)) AS explanation
+FROM customer_metrics m WHERE customer_id = 500;
 \set QUIET 1
 
 \echo
-\echo '=== 4. Cycle 1 (as of 2026-06-30): everyone is graded for the first time'
-\timing on
-CALL run_evaluation('standard', '2026-06-30 23:59:59+00', 10000);
-\timing off
+\echo '=== 4. Last year''s grades come from the old CRM; custier takes the table over'
+UPDATE demo_clock SET as_of = '2025-12-31 23:59:59+00';
+UPDATE customer c SET grade = assign_tier('standard', m) FROM customer_metrics m WHERE m.customer_id = c.customer_id;
+SELECT manage('customer', 'customer_id', 'grade', 'standard', require_approval => true);
 \unset QUIET
-SELECT evaluation_id, as_of, customers, changed, proposed, finished_at - started_at AS took FROM evaluation;
-SELECT grade, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
-FROM customer GROUP BY grade ORDER BY grade DESC NULLS LAST;
-\set QUIET 1
-
-\echo
-\echo '=== 5. Cycle 2 (as of 2026-12-31): upgrades after two good cycles, downgrades wait for approval'
-UPDATE demo_clock SET as_of = '2026-12-31 23:59:59+00';
-\unset QUIET
-SELECT qualified_tier, proposed_tier, count(*)
-FROM evaluate('standard', '2026-12-31 23:59:59+00')
-WHERE current_tier <> proposed_tier GROUP BY 1, 2 ORDER BY 1 DESC, 2 DESC LIMIT 6;
-\timing on
-CALL run_evaluation('standard', '2026-12-31 23:59:59+00', 10000);
-\timing off
-SELECT evaluation_id, as_of, customers, changed, proposed, finished_at - started_at AS took FROM evaluation ORDER BY 1;
-SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 2 GROUP BY action ORDER BY action;
-\set QUIET 1
-
-\echo
-\echo '=== 6. The approval form: sales and service review, management approves (or rejects)'
-CREATE ROLE demo_sales; CREATE ROLE demo_service; CREATE ROLE demo_manager;
-GRANT USAGE ON SCHEMA public TO demo_sales, demo_service, demo_manager;
-GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO demo_sales, demo_service;
-GRANT EXECUTE ON FUNCTION approve(bigint, text), reject(bigint, text) TO demo_manager;
-\unset QUIET
-SELECT adjustment_id, customer_key, from_tier, to_tier, status, proposed_by, evidence->>'tier' AS evidence_tier
-FROM adjustment ORDER BY adjustment_id LIMIT 5;
-\set QUIET 1
-SET ROLE demo_sales;
-SELECT review(adjustment_id, 'sales', 'support', 'volume dropped, confirmed with the account team')
-FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 5) a;
-SET ROLE demo_service;
-SELECT review(adjustment_id, 'service', CASE WHEN n = 5 THEN 'oppose' ELSE 'support' END,
-              CASE WHEN n = 5 THEN 'open complaint being handled; wait a cycle' END)
-FROM (SELECT adjustment_id, row_number() OVER (ORDER BY adjustment_id) AS n
-      FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 5) a;
-SET ROLE demo_manager;
-SELECT approve(adjustment_id, 'approved in the quarterly review')
-FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 4) a;
-SELECT reject(adjustment_id, 'service opposed: keep the grade one more cycle')
-FROM (SELECT adjustment_id FROM adjustment WHERE status = 'proposed' ORDER BY adjustment_id LIMIT 1) a;
-RESET ROLE;
-\unset QUIET
-SELECT adjustment_id, customer_key, from_tier, to_tier, status, decided_by, decision_note
-FROM adjustment WHERE status <> 'proposed' ORDER BY adjustment_id;
-SELECT status, count(*) FROM adjustment GROUP BY status ORDER BY status;
-\echo 'A grade change by hand is refused: it has to go through the form.'
+SELECT coalesce(grade::text, '(none: no purchases yet)') AS grade, count(*) AS customers,
+       round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
+FROM customer GROUP BY customer.grade ORDER BY customer.grade DESC NULLS LAST;
+\echo 'From now on a grade change by hand is refused: it has to go through the form.'
 \set ON_ERROR_STOP 0
 UPDATE customer SET grade = 'A' WHERE customer_id = 49999;
 \set ON_ERROR_STOP 1
+\set QUIET 1
 
 \echo
-\echo '=== 7. The result'
+\echo '=== 5. Cycle 1 (as of 2026-06-30): downgrades go to approval, upgrades wait for a second good cycle'
+UPDATE demo_clock SET as_of = '2026-06-30 23:59:59+00';
+\unset QUIET
+SELECT current_tier, proposed_tier, count(*) AS customers
+FROM evaluate('standard', '2026-06-30 23:59:59+00')
+WHERE current_tier <> qualified_tier GROUP BY 1, 2 ORDER BY 1 DESC, 2 DESC;
+\timing on
+CALL run_evaluation('standard', '2026-06-30 23:59:59+00', 10000);
+\timing off
+SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 1 GROUP BY action ORDER BY action;
+\set QUIET 1
+
+\echo
+\echo '=== 6. The approval form: sales and service review every proposal, management decides'
+CREATE ROLE demo_sales; CREATE ROLE demo_service; CREATE ROLE demo_manager;
+-- Adjustments are visible to those who may read the customer table.
+GRANT SELECT ON customer TO demo_sales, demo_service, demo_manager;
+GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO demo_sales, demo_service;
+GRANT EXECUTE ON FUNCTION approve(bigint, text), reject(bigint, text) TO demo_manager;
+\unset QUIET
+SELECT adjustment_id, customer_key, from_tier, to_tier, status, proposed_by, reason
+FROM adjustment ORDER BY adjustment_id LIMIT 3;
+\set QUIET 1
+SET ROLE demo_sales;
+SELECT count(review(adjustment_id, 'sales', 'support', 'volume confirmed with the account team')) AS sales_reviews
+FROM adjustment WHERE status = 'proposed';
+SET ROLE demo_service;
+-- Service opposes one in ten: an open complaint is being handled.
+SELECT count(review(adjustment_id, 'service', CASE WHEN adjustment_id % 10 = 0 THEN 'oppose' ELSE 'support' END,
+                    CASE WHEN adjustment_id % 10 = 0 THEN 'open complaint; wait a cycle' END)) AS service_reviews
+FROM adjustment WHERE status = 'proposed';
+SET ROLE demo_manager;
+SELECT count(CASE WHEN r.opinion = 'oppose' THEN reject(a.adjustment_id, 'service opposed: keep the grade one more cycle')
+                  ELSE approve(a.adjustment_id, 'half-year review') END) AS decisions
+FROM adjustment a JOIN adjustment_review r ON r.adjustment_id = a.adjustment_id AND r.department = 'service'
+WHERE a.status = 'proposed';
+RESET ROLE;
+\unset QUIET
+SELECT status, decided_by, count(*) FROM adjustment GROUP BY 1, 2 ORDER BY 1;
+SELECT event, actor, count(*) FROM adjustment_event GROUP BY 1, 2 ORDER BY min(event_id);
+\set QUIET 1
+
+\echo
+\echo '=== 7. Cycle 2 (as of 2026-12-31): two good cycles in a row earn an upgrade'
+UPDATE demo_clock SET as_of = '2026-12-31 23:59:59+00';
+\timing on
+CALL run_evaluation('standard', '2026-12-31 23:59:59+00', 10000);
+\timing off
+\unset QUIET
+SELECT evaluation_id, as_of, customers, changed, proposed, finished_at - started_at AS took FROM evaluation ORDER BY 1;
+SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 2 GROUP BY action ORDER BY action;
+
+\echo
+\echo '=== 8. The result'
 \echo 'Tier distribution now:'
 SELECT grade, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
 FROM customer GROUP BY grade ORDER BY grade DESC;
-\echo 'Migration matrix, grade after cycle 1 (rows) to grade now (columns):'
-SELECT r.proposed_tier AS after_cycle_1,
+\echo 'Migration matrix: grade before cycle 1 (rows) to grade after cycle 2 (columns):'
+SELECT coalesce(r.current_tier::text, '(new)') AS before,
        count(*) FILTER (WHERE c.grade = 'A') AS "A", count(*) FILTER (WHERE c.grade = 'B') AS "B",
        count(*) FILTER (WHERE c.grade = 'C') AS "C", count(*) FILTER (WHERE c.grade = 'D') AS "D"
 FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
-WHERE r.evaluation_id = 1 GROUP BY 1 ORDER BY 1 DESC;
-\echo 'KPIs:'
-SELECT round(share(c.grade > r.proposed_tier), 2)  AS upgrade_rate_pct,
-       round(share(c.grade < r.proposed_tier), 2)  AS downgrade_rate_pct,
+WHERE r.evaluation_id = 1 GROUP BY r.current_tier ORDER BY r.current_tier DESC NULLS LAST;
+\echo 'KPIs (custier.share and custier.on_time_rate):'
+SELECT round(share(c.grade > r.current_tier), 2) AS upgrade_rate_pct,
+       round(share(c.grade < r.current_tier), 2) AS downgrade_rate_pct,
        (SELECT round(share(EXISTS (SELECT FROM purchase p2 WHERE p2.customer_id = a.customer_id
                                    AND p2.at > '2026-06-30 23:59:59+00')), 2)
         FROM (SELECT DISTINCT customer_id FROM purchase
@@ -180,15 +194,14 @@ SELECT round(share(c.grade > r.proposed_tier), 2)  AS upgrade_rate_pct,
        (SELECT round(on_time_rate(opened, resolved, '48 hours'), 2) FROM ticket) AS complaints_on_time_pct
 FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
 WHERE r.evaluation_id = 1;
-\echo 'History of a few customers (every change, who, and why):'
+\echo 'The history of three customers: every change, who made it, and why:'
 SELECT customer_key, old_tier, new_tier, changed_at::date, changed_by, adjustment_id, reason
 FROM tier_history
-WHERE customer_key IN (SELECT customer_key FROM adjustment WHERE status IN ('applied', 'rejected') ORDER BY adjustment_id LIMIT 2)
-   OR customer_key IN (SELECT customer_key FROM evaluation_result WHERE evaluation_id = 2 AND action = 'applied'
-                       ORDER BY customer_key::int LIMIT 1)
+WHERE customer_key IN ((SELECT customer_key FROM adjustment WHERE status = 'applied' ORDER BY adjustment_id LIMIT 1),
+                       (SELECT customer_key FROM adjustment WHERE status = 'rejected' ORDER BY adjustment_id LIMIT 1),
+                       (SELECT customer_key FROM evaluation_result WHERE evaluation_id = 2 AND action = 'applied'
+                        ORDER BY customer_key::int LIMIT 1))
 ORDER BY customer_key::int, history_id;
-\echo 'Grades as they stood after cycle 1, from the history:'
-SELECT tier, count(*) FROM tiers_at('customer', (SELECT finished_at FROM evaluation WHERE evaluation_id = 1))
+\echo 'Grades as they stood before cycle 1, from the history (custier.tiers_at):'
+SELECT tier, count(*) FROM tiers_at('customer', (SELECT started_at FROM evaluation WHERE evaluation_id = 1))
 GROUP BY tier ORDER BY tier DESC;
-\echo 'The evidence an adjustment carries (custier.explain):'
-SELECT jsonb_pretty(evidence) FROM adjustment WHERE status = 'applied' ORDER BY adjustment_id LIMIT 1;
