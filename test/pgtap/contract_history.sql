@@ -77,7 +77,7 @@ INSERT INTO custier.policy (name) VALUES ('contract_hist'), ('contract_hist2'), 
 
 -- manage refusals, each leaving the table unmanaged
 CREATE TABLE contract_bad_type (id int PRIMARY KEY, grade text);
-CREATE TABLE contract_bad_key (id int, grade custier.tier);
+CREATE TABLE contract_bad_key (id int NOT NULL, grade custier.tier);
 CREATE TABLE contract_null_key (id int UNIQUE, grade custier.tier);
 SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_bad_type', 'id', 'grade', 'contract_hist')$$), NULL,
             'SPEC §4 manage: "the tier column must be of type custier.tier" (text refused)');
