@@ -66,7 +66,7 @@ SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE 
           'SPEC §5: payload status follows the steps (proposed, then applied on approve)');
 SELECT is((SELECT format('%s|%s|%s|%s', (payload->>'tbl')::regclass = 'contract_notify_acct'::regclass, payload->>'customer_key', payload->>'from_tier', payload->>'to_tier')
            FROM got WHERE (payload->>'adjustment_id')::bigint = :a1 ORDER BY i LIMIT 1),
-          'true|N1|C|B', 'SPEC §5: payload tbl (the table, as a regclass name), customer_key, from_tier, to_tier describe the adjustment');
+          't|N1|C|B', 'SPEC §5: payload tbl (the table, as a regclass name), customer_key, from_tier, to_tier describe the adjustment');
 SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE (payload->>'adjustment_id')::bigint = :a2), 'proposed,rejected',
           'SPEC §5: reject notifies status rejected');
 SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE (payload->>'adjustment_id')::bigint = :a3), 'proposed,withdrawn',
