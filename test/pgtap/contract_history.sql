@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS custier;
 SET search_path = public, custier;
 
-SELECT plan(63);
+SELECT plan(68);
 
 CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text; h text; d text;
@@ -220,6 +220,16 @@ SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$INSERT INTO contract_g
           'SPEC §4: the guard is about UPDATEs that change the grade: an INSERT with a grade passes');
 SELECT is((SELECT new_tier::text FROM custier.tier_history WHERE tbl = 'contract_guarded'::regclass AND customer_key = 'g3'), 'A',
           'SPEC §4: the guarded INSERT is recorded as a first grading');
+
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE contract_guarded SET grade = NULL WHERE id = 'g1'$$)->>'state', '42501',
+          'SPEC §4: the guard refuses an UPDATE that clears the grade (a grade change)');
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE contract_guarded SET id = 'g11', grade = 'A' WHERE id = 'g1'$$)->>'state', '42501',
+          'SPEC §4: the guard refuses an UPDATE that changes key and grade at once');
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$INSERT INTO contract_guarded VALUES ('g2', 'A') ON CONFLICT (id) DO UPDATE SET grade = excluded.grade$$)->>'state', '42501',
+          'SPEC §4: the guard refuses INSERT … ON CONFLICT DO UPDATE changing a grade (it is an UPDATE)');
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE contract_guarded SET id = 'g22' WHERE id = 'g2'$$), NULL,
+          'SPEC §4: the guard lets a key change through (the grade stays)');
+SELECT is((SELECT string_agg(id || grade::text, ',' ORDER BY id) FROM contract_guarded), 'g1B,g22C,g3A', 'SPEC §4/§7: only the key change took effect');
 
 -- manage NULL-safety: a missing column is refused
 SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_cust_b', 'id', 'no_such_column', 'contract_hist3')$$), NULL,

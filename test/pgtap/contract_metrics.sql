@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS custier;
 SET search_path = public, custier;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(62);
+SELECT plan(65);
 
 CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text; h text; d text;
@@ -237,6 +237,11 @@ SELECT is(custier.growth(5, 0), NULL, 'SPEC §2: growth "NULL when previous is 0
 SELECT is(custier.growth('{120,100,0,50}'::numeric[]), ARRAY[20, NULL, -100]::numeric[],
           'SPEC §2: growth(amounts numeric[]): "period-over-period growth … newest first, one element shorter"');
 SELECT is(array_length(custier.growth('{1,2}'::numeric[]), 1), 1, 'SPEC §2: growth(numeric[]) is one element shorter');
+SELECT is(cardinality(custier.growth('{7}'::numeric[])), 0, 'SPEC §2: growth of a one-period result is empty (one element shorter)');
+SELECT is((SELECT custier.share(c) FROM (VALUES (NULL::boolean), (NULL)) v(c)), NULL, 'SPEC §2: share over no non-NULL rows is NULL');
+SELECT is((SELECT custier.period_counts(at, amount, '2024-03-31 00:00+00', '1 month', 2)
+           FROM (VALUES ('2024-03-10 00:00+00'::timestamptz, 5::numeric), ('2024-03-11 00:00+00', 0), ('2024-03-12 00:00+00', -1)) v(at, amount)),
+          '{1,0}'::int[], 'SPEC §2: period_counts counts only amount > 0 (zero and refunds are not purchases)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS custier;
 SET search_path = public, custier;
 
-SELECT plan(100);
+SELECT plan(104);
 
 CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text; h text; d text;
@@ -152,6 +152,13 @@ SELECT is(round(custier.score('contract_six', '{"x": 10}'::jsonb), 10), round(10
 SELECT is(custier.assign_tier('contract_six', '{"x": 60}'::jsonb)::text, 'C', 'SPEC §3 thresholds: best tier qualified for is C');
 SELECT is(custier.assign_tier('contract_six', '{"x": 9.99}'::jsonb)::text, 'F', 'SPEC §3 thresholds: below every bound → lowest F');
 SELECT is(custier.assign_tier('contract_six', '{"x": "100"}'::jsonb)::text, 'A', 'SPEC §3: a jsonb number given as a string (README) counts as that number');
+
+-- a threshold at the lowest grade: r = n earns 100 × 1 ÷ n
+INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES ('contract_six', 'x', 'F', 1);
+SELECT is(round(custier.score('contract_six', '{"x": 5}'::jsonb), 10), round(100 / 6.0, 10),
+          'SPEC §3 score (thresholds): meeting only the lowest grade''s threshold (r = n = 6) earns 100 × 1 ÷ 6');
+SELECT is(custier.score('contract_six', '{"x": 0}'::jsonb), 0::numeric, 'SPEC §3 score (thresholds): meeting no threshold earns 0');
+SELECT is(custier.assign_tier('contract_six', NULL::jsonb), NULL, 'SPEC §3: assign_tier is NULL in, NULL out');
 
 -- qualification: "for every criterion that has a threshold at T"
 INSERT INTO custier.policy (name) VALUES ('contract_partial');
@@ -314,6 +321,9 @@ SELECT ok((SELECT e->>'message' ~ 'contract_vibes' AND e->>'message' ~ 'vibes' F
 SELECT isnt(pg_temp.err($$UPDATE custier.policy SET method = 'magic' WHERE name = 'contract_v'$$), NULL, 'SPEC §3: refused: UPDATE to an unknown method');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused methods changed nothing');
 
+-- score method: a better tier with an easier min_score than a worse one
+SELECT isnt(pg_temp.err($$UPDATE custier.policy_tier SET min_score = 50 WHERE policy = 'contract_points' AND tier = 'A'$$), NULL,
+            'SPEC §3: refused: "a better tier with an easier bound than a worse one" (score method: A''s min_score 50 below B''s 60)');
 -- lower is better: a better tier with a higher (easier) bound is refused
 SELECT isnt(pg_temp.err($$UPDATE custier.policy_threshold SET bound = 40 WHERE policy = 'contract_low' AND tier = 'A'$$), NULL,
             'SPEC §3: refused: lower is better, A bound 40 is easier than B''s 30');
