@@ -34,6 +34,9 @@ FROM (VALUES (12345678901234567890123456789.123456789), (99999999999999999999999
 SELECT (value_metrics(now(), x)).monetary FROM (VALUES (0.1), (0.20), (-0.30)) v(x);   -- 0.00: scale kept
 SELECT (value_metrics(now(), x)).monetary, sum(x) FROM (VALUES (9223372036854775807), (9223372036854775807), (1.5)) v(x);
 SELECT (value_metrics(now(), x)).monetary, sum(x) FROM (SELECT 99999999999999999999.9999999999999999 FROM generate_series(1, 1000)) v(x);   -- int128 overflow: exact
+-- 39 digits whose leading 38 fit in int128 but not the whole: the numeric fallback, not a wrapped integer.
+SELECT (value_metrics(now(), x)).monetary, period_amounts('2024-01-01', x, '2024-01-01', '1 day', 1) FROM (VALUES (170141183460469231731687303715884109999)) v(x);
+SELECT (value_metrics(now(), x)).monetary, period_amounts('2024-01-01', x, '2024-01-01', '1 day', 1) FROM (VALUES (-1701411834604692317316873037158841099990000)) v(x);
 
 -- NaN and ±Infinity follow sum(numeric) and numeric ordering (NaN and +Infinity are > 0, so they count as purchases).
 SELECT (value_metrics('2024-01-01', x)).* FROM (VALUES ('NaN'::numeric), (5)) v(x);

@@ -286,9 +286,12 @@ numeric_view_scaled(const NumericView *nv, int scale, acc_int *result)
 		v = 0;
 		for (int i = 0; i < nd; i++)
 		{
+			/* v * NBASE alone fits, but adding the digit may not */
 			if (v > acc_limit[DEC_DIGITS])
 				return false;
-			v = v * NBASE + view_digit(nv, i);
+			v *= NBASE;
+			if (acc_add_overflow(&v, view_digit(nv, i)))
+				return false;
 		}
 		if (exp10 < 0)
 		{
@@ -809,8 +812,9 @@ small_add(int64 *sum, uint8 *scale, acc_int v, int vscale)
 
 	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - *scale))
 		return false;
-	total = cur + v;			/* both below 2^63 in magnitude: no int128 overflow */
-	if (total > PG_INT64_MAX || total < PG_INT64_MIN)
+	/* v (an amount of up to 38 digits) need not be below 2^63: check the add */
+	total = cur;
+	if (acc_add_overflow(&total, v) || total > PG_INT64_MAX || total < PG_INT64_MIN)
 		return false;
 	*sum = (int64) total;
 	*scale = (uint8) s;
