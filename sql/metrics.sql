@@ -34,6 +34,9 @@ FROM (VALUES (12345678901234567890123456789.123456789), (99999999999999999999999
 SELECT (value_metrics(now(), x)).monetary FROM (VALUES (0.1), (0.20), (-0.30)) v(x);   -- 0.00: scale kept
 SELECT (value_metrics(now(), x)).monetary, sum(x) FROM (VALUES (9223372036854775807), (9223372036854775807), (1.5)) v(x);
 SELECT (value_metrics(now(), x)).monetary, sum(x) FROM (SELECT 99999999999999999999.9999999999999999 FROM generate_series(1, 1000)) v(x);   -- int128 overflow: exact
+-- 39 digits whose leading 38 fit in int128 but not the whole: the numeric fallback, not a wrapped integer.
+SELECT (value_metrics(now(), x)).monetary, period_amounts('2024-01-01', x, '2024-01-01', '1 day', 1) FROM (VALUES (170141183460469231731687303715884109999)) v(x);
+SELECT (value_metrics(now(), x)).monetary, period_amounts('2024-01-01', x, '2024-01-01', '1 day', 1) FROM (VALUES (-1701411834604692317316873037158841099990000)) v(x);
 
 -- NaN and ±Infinity follow sum(numeric) and numeric ordering (NaN and +Infinity are > 0, so they count as purchases).
 SELECT (value_metrics('2024-01-01', x)).* FROM (VALUES ('NaN'::numeric), (5)) v(x);
@@ -149,6 +152,85 @@ SELECT growth('{120, 100, 0, 50}'::numeric[]) AS growth, growth('{7}'::numeric[]
        growth('{1, NULL, 2}'::numeric[]) AS with_null;
 SELECT growth(period_amounts(at, amount, '2024-03-31 00:00', '1 month', 3)) FROM metrics_buckets;
 SELECT growth('{{1, 2}, {3, 4}}'::numeric[]);
+
+-- Aggregate protocol: as window aggregates (the final functions leave the state
+-- as it was, so a growing frame reuses it; a sliding frame re-aggregates), with
+-- ORDER BY and DISTINCT inside the call; every row checked against sum().
+CREATE TABLE metrics_w (c int, at timestamptz, amount numeric);
+INSERT INTO metrics_w SELECT g % 3, timestamptz '2024-01-01' + g * interval '1 day', (g - 5) * 1.5 FROM generate_series(1, 12) g;
+INSERT INTO metrics_w VALUES (0, '2024-02-01', 99999999999999999999999999999999999999999);   -- numeric fallback inside a frame
+SELECT c, at, (w.m).monetary, (w.m).purchases, w.pa, w.pa2, w.s
+FROM (SELECT c, at, amount,
+             value_metrics(at, amount) OVER (PARTITION BY c ORDER BY at) AS m,
+             sum(amount) OVER (PARTITION BY c ORDER BY at) AS total,
+             count(*) FILTER (WHERE amount > 0) OVER (PARTITION BY c ORDER BY at) AS n,
+             period_amounts(at, amount, '2024-01-13', '4 days', 3) OVER (PARTITION BY c ORDER BY at) AS pa,
+             period_amounts(at, amount, '2024-01-13', '4 days', 3) OVER (PARTITION BY c ORDER BY at ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS pa2,
+             share(amount > 0) OVER (ORDER BY at ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s
+      FROM metrics_w) w
+WHERE (w.m).monetary IS DISTINCT FROM w.total OR (w.m).purchases <> w.n;   -- no row: monetary = sum() in every frame
+SELECT c, at, (value_metrics(at, amount) OVER w).monetary AS monetary,
+       period_amounts(at, amount, '2024-01-13', '4 days', 3) OVER w AS amounts,
+       share(amount > 0) OVER (ORDER BY at ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS share_of_3
+FROM metrics_w WINDOW w AS (PARTITION BY c ORDER BY at ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) ORDER BY c, at;
+SELECT (value_metrics(at, amount ORDER BY at DESC)).monetary = sum(amount) AS ordered_same,
+       period_amounts(DISTINCT at, amount, '2024-01-13', '4 days', 3) AS distinct_rows,
+       period_counts(at, amount, '2024-01-13', '4 days', 3 ORDER BY amount) AS ordered_counts
+FROM metrics_w;
+SELECT value_metrics(at, amount) WITHIN GROUP (ORDER BY at) FROM metrics_w;   -- not an ordered-set aggregate
+DROP TABLE metrics_w;
+
+-- Different as_of per group in one statement: each group's boundaries are its own.
+CREATE TABLE metrics_g AS
+SELECT g % 50 AS c, timestamptz '2024-01-01' + (g % 40) * interval '1 day' + (g % 7) * interval '1 hour' AS at, (g % 13 - 3)::numeric / 4 AS amount
+FROM generate_series(1, 5000) g;
+SELECT count(*) AS groups_differing_from_filter
+FROM (SELECT c, period_amounts(at, amount, timestamptz '2024-01-20' + c * interval '5 hours', '1 week', 3) AS pa,
+             ARRAY[coalesce(sum(amount) FILTER (WHERE at > timestamptz '2024-01-20' + c * interval '5 hours' - interval '1 week' AND at <= timestamptz '2024-01-20' + c * interval '5 hours'), 0),
+                   coalesce(sum(amount) FILTER (WHERE at > timestamptz '2024-01-20' + c * interval '5 hours' - interval '2 weeks' AND at <= timestamptz '2024-01-20' + c * interval '5 hours' - interval '1 week'), 0),
+                   coalesce(sum(amount) FILTER (WHERE at > timestamptz '2024-01-20' + c * interval '5 hours' - interval '3 weeks' AND at <= timestamptz '2024-01-20' + c * interval '5 hours' - interval '2 weeks'), 0)] AS f
+      FROM metrics_g GROUP BY c) s
+WHERE pa IS DISTINCT FROM f;
+DROP TABLE metrics_g;
+
+-- The boundary cache is keyed by TimeZone, too.  as_of 2024-03-31 00:00 UTC less
+-- one month is 2024-02-29 00:00 UTC in UTC but 2024-03-01 01:00 UTC in Los
+-- Angeles (2024-03-30 17:00 PDT less a month), so 2024-02-29 12:00 UTC is in
+-- period 1 in UTC and in none in Los Angeles.
+PREPARE metrics_month AS SELECT period_counts(at, 1, timestamptz '2024-03-31 00:00+00', '1 month', 1) FROM (VALUES (timestamptz '2024-02-29 12:00+00')) v(at);
+EXECUTE metrics_month;
+SET TimeZone = 'America/Los_Angeles';
+EXECUTE metrics_month;
+DEALLOCATE metrics_month;
+-- Even within one statement (the zone set row by row before each transition):
+-- the first row counts under UTC, the second is out under Los Angeles.
+SELECT period_counts(at, 1, timestamptz '2024-03-31 00:00+00', '1 month', 1)
+FROM (SELECT timestamptz '2024-02-29 12:00+00' AS at, set_config('TimeZone', tz, true) FROM (VALUES ('UTC'), ('America/Los_Angeles')) v(tz)) s;
+SET TimeZone = 'UTC';
+
+-- Partial aggregation (per partition, finished by the combine function): the
+-- parameters are checked across partial states too, not only across rows.
+CREATE TABLE metrics_p (c int, part int, at timestamptz, amount numeric, as_of timestamptz) PARTITION BY LIST (part);
+CREATE TABLE metrics_p0 PARTITION OF metrics_p FOR VALUES IN (0);
+CREATE TABLE metrics_p1 PARTITION OF metrics_p FOR VALUES IN (1);
+INSERT INTO metrics_p SELECT g % 10, (g / 10) % 2, timestamptz '2024-01-01' + (g % 30) * interval '1 day', g, timestamptz '2024-02-01' + ((g / 10) % 2) * interval '1 day'
+FROM generate_series(1, 2000) g;
+ANALYZE metrics_p;
+SET enable_partitionwise_aggregate = on;
+SET max_parallel_workers_per_gather = 0;
+EXPLAIN (COSTS OFF) SELECT c, period_amounts(at, amount, as_of, '1 week', 4) FROM metrics_p GROUP BY c;
+SELECT c, period_amounts(at, amount, as_of, '1 week', 4) FROM metrics_p GROUP BY c;       -- as_of differs between the partitions
+SELECT c, period_counts(at, amount, '2024-02-01', '1 week', 3 + part) FROM metrics_p GROUP BY c;
+SELECT c, period_counts(at, amount, '2024-02-01', CASE part WHEN 0 THEN interval '1 month' ELSE interval '30 days' END, 3) FROM metrics_p GROUP BY c;
+SELECT count(*) AS groups_differing_from_sum FROM (
+    SELECT c, (value_metrics(at, amount)).monetary AS m, period_amounts(at, amount, '2024-02-01', '1 week', 4) AS pa, sum(amount) AS s,
+           ARRAY[coalesce(sum(amount) FILTER (WHERE at > '2024-01-25' AND at <= '2024-02-01'), 0), coalesce(sum(amount) FILTER (WHERE at > '2024-01-18' AND at <= '2024-01-25'), 0),
+                 coalesce(sum(amount) FILTER (WHERE at > '2024-01-11' AND at <= '2024-01-18'), 0), coalesce(sum(amount) FILTER (WHERE at > '2024-01-04' AND at <= '2024-01-11'), 0)] AS f
+    FROM metrics_p GROUP BY c) s
+WHERE m <> s OR pa <> f;
+RESET enable_partitionwise_aggregate;
+RESET max_parallel_workers_per_gather;
+DROP TABLE metrics_p;
 
 -- Catalog: parallel safe aggregates with combine and serialize functions.
 SELECT p.proname, p.proparallel, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial

@@ -286,9 +286,12 @@ numeric_view_scaled(const NumericView *nv, int scale, acc_int *result)
 		v = 0;
 		for (int i = 0; i < nd; i++)
 		{
+			/* v * NBASE alone fits, but adding the digit may not */
 			if (v > acc_limit[DEC_DIGITS])
 				return false;
-			v = v * NBASE + view_digit(nv, i);
+			v *= NBASE;
+			if (acc_add_overflow(&v, view_digit(nv, i)))
+				return false;
 		}
 		if (exp10 < 0)
 		{
@@ -532,6 +535,36 @@ money_send(StringInfo buf, const MoneySum *ms)
 		pq_sendint32(buf, 0);
 }
 
+/*
+ * A spill read from a serialized state is handed to numeric_add, which trusts
+ * its header: check that it is a finite numeric whose header fits its size and
+ * whose digits are base-NBASE digits.
+ */
+static bool
+spill_valid(Numeric n)
+{
+	const char *p = VARDATA(n);
+	int			len = VARSIZE(n) - VARHDRSZ;
+	int			header;
+	uint16		h;
+
+	memcpy(&h, p, sizeof(uint16));
+	if ((h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL)
+		return false;
+	header = (h & NUMERIC_SHORT) ? sizeof(uint16) : 2 * sizeof(uint16);
+	if (len < header || (len - header) % sizeof(int16) != 0)
+		return false;
+	for (int off = header; off < len; off += sizeof(int16))
+	{
+		int16		d;
+
+		memcpy(&d, p + off, sizeof(int16));
+		if (d < 0 || d >= NBASE)
+			return false;
+	}
+	return true;
+}
+
 /* Reads what money_send wrote; the spill is allocated in the current context. */
 static void
 money_recv(StringInfo buf, MoneySum *ms)
@@ -556,13 +589,13 @@ money_recv(StringInfo buf, MoneySum *ms)
 	ms->spill = NULL;
 	if (len != 0)
 	{
-		if (len < (int32) (VARHDRSZ + sizeof(uint16)))
+		if (len < (int32) (VARHDRSZ + sizeof(uint16)) || len > buf->len - buf->cursor)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("invalid serialized custier aggregate state")));
 		ms->spill = palloc(len);
 		pq_copymsgbytes(buf, (char *) ms->spill, len);
-		if (VARSIZE(ms->spill) != (Size) len)
+		if (VARSIZE(ms->spill) != (Size) len || !spill_valid(ms->spill))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("invalid serialized custier aggregate state")));
@@ -809,8 +842,9 @@ small_add(int64 *sum, uint8 *scale, acc_int v, int vscale)
 
 	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - *scale))
 		return false;
-	total = cur + v;			/* both below 2^63 in magnitude: no int128 overflow */
-	if (total > PG_INT64_MAX || total < PG_INT64_MIN)
+	/* v (an amount of up to 38 digits) need not be below 2^63: check the add */
+	total = cur;
+	if (acc_add_overflow(&total, v) || total > PG_INT64_MAX || total < PG_INT64_MIN)
 		return false;
 	*sum = (int64) total;
 	*scale = (uint8) s;
