@@ -96,7 +96,7 @@ REVOKE ALL ON FUNCTION @extschema@.history_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.guard_trigger() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'guard_trigger';
-COMMENT ON FUNCTION @extschema@.guard_trigger() IS 'trigger on managed tables with require_approval: refuses grade changes outside an approved adjustment or evaluation run';
+COMMENT ON FUNCTION @extschema@.guard_trigger() IS 'trigger on managed tables with require_approval: refuses grade changes outside an approved adjustment or evaluation run, and rows arriving at a key with another grade than its recorded one';
 REVOKE ALL ON FUNCTION @extschema@.guard_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._actor() RETURNS name
@@ -132,7 +132,7 @@ BEGIN
     END IF;
     SELECT string_agg(w.name, ', ' ORDER BY w.name) INTO missing
       FROM unnest(ARRAY['custier_history', 'custier_history_insert_delete', 'custier_history_flush', 'custier_history_truncate']
-                  || CASE WHEN require_approval THEN ARRAY['custier_guard'] ELSE '{}' END) w(name)
+                  || CASE WHEN require_approval THEN ARRAY['custier_guard', 'custier_guard_insert'] ELSE '{}' END) w(name)
      WHERE NOT EXISTS (SELECT FROM pg_trigger t
                         WHERE t.tgrelid = tbl AND t.tgname = w.name AND t.tgenabled IN ('O', 'A'));
     IF missing IS NOT NULL THEN
@@ -228,10 +228,14 @@ BEGIN
     EXECUTE format('CREATE TRIGGER custier_history_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
                    'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_att.attnum, tier_att.attnum);
     IF require_approval THEN
-        EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW '
-                       'WHEN ((OLD.%I OPERATOR(custier.=) NEW.%I) IS NOT TRUE) '
+        -- Grade changes, and graded rows arriving at a key (which must not
+        -- bring another grade than the key's recorded one).
+        EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
                        'EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
-                       tbl, tier_column, tier_column, key_att.attnum, tier_att.attnum);
+                       tbl, cond, key_att.attnum, tier_att.attnum);
+        EXECUTE format('CREATE TRIGGER custier_guard_insert AFTER INSERT ON %s FOR EACH ROW '
+                       'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
+                       tbl, tier_column, key_att.attnum, tier_att.attnum);
     END IF;
 
     -- Grades the table holds now are on record from now on: the history
@@ -269,7 +273,7 @@ BEGIN
     -- Unregister first: the drop event trigger then lets the triggers go.
     DELETE FROM custier.managed_table m WHERE m.tbl = _unmanage.tbl;
     FOR trg IN SELECT t.tgname FROM pg_trigger t
-                WHERE t.tgrelid = tbl AND t.tgname IN ('custier_guard', 'custier_history', 'custier_history_insert_delete',
+                WHERE t.tgrelid = tbl AND t.tgname IN ('custier_guard', 'custier_guard_insert', 'custier_history', 'custier_history_insert_delete',
                                                       'custier_history_flush', 'custier_history_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
     END LOOP;
