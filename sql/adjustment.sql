@@ -75,6 +75,12 @@ SELECT department, reviewer, opinion, comment FROM custier.adjustment_review ORD
 SET ROLE custier_test_adjustment_marketing;
 SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
 RESET ROLE;
+-- Nor a role the proposer can SET ROLE to.
+GRANT custier_test_adjustment_manager TO custier_test_adjustment_marketing;
+SET ROLE custier_test_adjustment_manager;
+SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
+RESET ROLE;
+REVOKE custier_test_adjustment_manager FROM custier_test_adjustment_marketing;
 SET ROLE custier_test_adjustment_manager;
 SELECT custier.approve(:k1, 'agreed at the monthly review');
 SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
@@ -203,6 +209,27 @@ SELECT customer_key, old_tier, new_tier,
 SELECT custier.unmanage('loose');
 DROP TRIGGER a_piggyback ON loose;
 DROP FUNCTION bump(), piggyback();
+
+-- 8. A customer is named by its key as custier records it: '007' of an
+--    integer key is customer 7 (one open adjustment, whatever the spelling),
+--    and a key longer than a varchar(3) column is no customer of it.
+INSERT INTO custier.policy (name) VALUES ('numbered'), ('short');
+CREATE TABLE numbered (id int PRIMARY KEY, grade tier);
+CREATE TABLE short (code varchar(3) PRIMARY KEY, grade tier);
+INSERT INTO numbered VALUES (7, 'C');
+INSERT INTO short VALUES ('abc', 'C');
+SELECT custier.manage('numbered', 'id', 'grade', 'numbered', true), custier.manage('short', 'code', 'grade', 'short', true);
+SELECT custier.propose('numbered', '007', 'B', 'spelled oddly') AS k7 \gset
+SELECT pg_temp.fails($$SELECT custier.propose('numbered', '7', 'A', 'a second one')$$);
+SELECT pg_temp.fails($$SELECT custier.propose('short', 'abcd', 'A', 'too long')$$);
+SET ROLE custier_test_adjustment_manager;
+SELECT custier.approve(:k7);
+RESET ROLE;
+SELECT id, grade FROM numbered;
+SELECT customer_key, count(*) FROM custier.adjustment WHERE tbl IN ('numbered'::regclass, 'short'::regclass) GROUP BY 1;
+SELECT customer_key, old_tier, new_tier, adjustment_id = :k7 AS by_k7 FROM custier.tier_history
+ WHERE tbl = 'numbered'::regclass ORDER BY history_id;
+DROP TABLE numbered, short;
 
 DROP TABLE account, loose;
 DROP OWNED BY custier_test_adjustment_marketing, custier_test_adjustment_sales, custier_test_adjustment_service,

@@ -239,12 +239,13 @@ BEGIN
     END IF;
 
     -- Grades the table holds now are on record from now on: the history
-    -- continues where an earlier registration left it.
+    -- continues where an earlier registration left it.  Keys are written
+    -- as the triggers write them, by the key type's output function.
     EXECUTE format($q$
         INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
         SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), $2,
                'custier.manage: grade when registered'
-          FROM (SELECT %I::text COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
+          FROM (SELECT pg_catalog.format('%%s', %I) COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
           FULL JOIN custier.tiers_at($1, 'infinity') was ON was.customer_key = cur.k
          WHERE (was.tier IS NULL) <> (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
          ORDER BY 2 $q$, key_column, tier_column, tbl, tier_column)
