@@ -19,18 +19,23 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -44,6 +49,7 @@ PG_FUNCTION_INFO_V1(history_append_only);
 PG_FUNCTION_INFO_V1(manage);
 PG_FUNCTION_INFO_V1(unmanage);
 PG_FUNCTION_INFO_V1(custier_actor);
+PG_FUNCTION_INFO_V1(tiers_at);
 
 /* ---------------------------------------------------------------------
  * The authorized-change window and the acting role (backend-local).
@@ -983,4 +989,73 @@ unmanage(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	custier_call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL, NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * custier.tiers_at(tbl, at): custier._tiers_at run as custier's owner, for
+ * a caller who may read tbl (or whom row-level security would not stop
+ * anyway); row-level security on tier_history would hide every row of tbl
+ * from anyone else, so they get none.  The rows stream into the result.
+ */
+Datum
+tiers_at(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			history = get_relname_relid("tier_history", get_namespace_oid("custier", false));
+	AclResult	acl;
+	bool		missing = false;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	DestReceiver *dest;
+	CustierUserSwitch sw;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!OidIsValid(history))
+		elog(ERROR, "custier.tier_history is missing");
+	/* As when the caller read tier_history itself. */
+	acl = pg_class_aclcheck(history, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "tier_history");
+	if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &missing) != ACLCHECK_OK &&
+		check_enable_rls(history, InvalidOid, true) == RLS_ENABLED)
+		return (Datum) 0;
+
+	params = makeParamList(2);
+	params->numParams = 2;
+	params->params[0].value = ObjectIdGetDatum(relid);
+	params->params[0].ptype = REGCLASSOID;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].isnull = false;
+	params->params[1].value = PG_GETARG_DATUM(1);
+	params->params[1].ptype = TIMESTAMPTZOID;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].isnull = false;
+
+	dest = CreateTuplestoreDestReceiver();
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	custier_switch_user(custier_owner(), &sw);
+	PG_TRY();
+	{
+		if (SPI_execute_extended("SELECT customer_key, tier FROM custier._tiers_at($1, $2)",
+								 &options) != SPI_OK_SELECT)
+			elog(ERROR, "custier._tiers_at failed");
+	}
+	PG_FINALLY();
+	{
+		custier_restore_user(&sw);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	dest->rDestroy(dest);
+	return (Datum) 0;
 }
