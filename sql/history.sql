@@ -137,6 +137,12 @@ SELECT pg_temp.fails($$ALTER TABLE customer RENAME COLUMN grade TO level$$);
 SELECT pg_temp.fails($$ALTER TABLE customer RENAME COLUMN id TO customer_id$$);
 SELECT pg_temp.fails($$ALTER TABLE customer ALTER COLUMN id DROP NOT NULL$$);
 SELECT pg_temp.fails($$ALTER TABLE customer DROP COLUMN grade CASCADE$$);
+-- Child tables would show rows in customer that never pass its triggers.
+SELECT pg_temp.fails($$CREATE TABLE customer_child () INHERITS (customer)$$);
+CREATE TABLE customer_parent (id int, name text, grade tier) PARTITION BY RANGE (id);
+SELECT pg_temp.fails($$ALTER TABLE customer_parent ATTACH PARTITION customer FOR VALUES FROM (0) TO (1000000)$$);
+SELECT pg_temp.fails($$SELECT custier.manage('customer_parent', 'id', 'grade', 'spare')$$);
+DROP TABLE customer_parent;
 ALTER TABLE customer RENAME COLUMN name TO full_name;   -- other columns are the owner's business
 SELECT count(*) AS customers FROM customer;
 

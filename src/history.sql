@@ -130,6 +130,12 @@ BEGIN
     IF tier_att.atttypid <> 'custier.tier'::regtype THEN
         RETURN format('its tier column "%s" must stay of type custier.tier', tier_column);
     END IF;
+    -- Rows of an inheritance child show in the table's SELECTs without
+    -- passing its triggers; rows routed through a partitioned parent skip
+    -- its statement triggers.
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RETURN 'it must not take part in inheritance or partitioning';
+    END IF;
     SELECT string_agg(w.name, ', ' ORDER BY w.name) INTO missing
       FROM unnest(ARRAY['custier_history', 'custier_history_insert_delete', 'custier_history_flush', 'custier_history_truncate']
                   || CASE WHEN require_approval THEN ARRAY['custier_guard', 'custier_guard_insert'] ELSE '{}' END) w(name)
@@ -158,6 +164,10 @@ BEGIN
     IF rel.relkind IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION 'custier cannot manage %: it is not an ordinary table', tbl
             USING ERRCODE = 'wrong_object_type', HINT = 'Views, foreign tables and partitioned tables are not supported.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a partition, or takes part in inheritance', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Rows of child tables would escape its triggers.';
     END IF;
     IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table % to manage it', tbl USING ERRCODE = 'insufficient_privilege';
@@ -376,10 +386,10 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses ALTERs that would rename, retype or unguard a managed table''s key and tier columns or disable its triggers';
+COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses ALTERs that would rename, retype or unguard a managed table''s key and tier columns or disable its triggers, and child tables of a managed table';
 
 CREATE EVENT TRIGGER custier_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
 CREATE EVENT TRIGGER custier_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER') EXECUTE FUNCTION @extschema@._on_ddl_end();
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE') EXECUTE FUNCTION @extschema@._on_ddl_end();
 COMMENT ON EVENT TRIGGER custier_sql_drop IS 'custier: forgets dropped managed tables, protects custier''s triggers';
 COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns and triggers intact';
