@@ -75,6 +75,12 @@ SELECT department, reviewer, opinion, comment FROM custier.adjustment_review ORD
 SET ROLE custier_test_adjustment_marketing;
 SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
 RESET ROLE;
+-- Nor a role the proposer can SET ROLE to.
+GRANT custier_test_adjustment_manager TO custier_test_adjustment_marketing;
+SET ROLE custier_test_adjustment_manager;
+SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
+RESET ROLE;
+REVOKE custier_test_adjustment_manager FROM custier_test_adjustment_marketing;
 SET ROLE custier_test_adjustment_manager;
 SELECT custier.approve(:k1, 'agreed at the monthly review');
 SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k1));
@@ -149,6 +155,81 @@ SET ROLE custier_test_adjustment_manager;
 SELECT pg_temp.fails($$UPDATE custier.adjustment SET status = 'rejected', decision_note = 'x'$$);
 SELECT pg_temp.fails($$INSERT INTO custier.adjustment_event (adjustment_id, event, actor, at) VALUES (1, 'x', 'y', now())$$);
 RESET ROLE;
+
+-- 7. approve applies the approved change and nothing else: not another
+--    grade set by a BEFORE trigger, not changes made by the triggers it fires.
+SET ROLE custier_test_adjustment_marketing;
+SELECT custier.withdraw(:k4);
+SELECT custier.propose('account', 'K2', 'C', 'recovering') AS k5 \gset
+RESET ROLE;
+SET ROLE custier_test_adjustment_sales;
+SELECT custier.review(:k5, 'sales', 'support');
+RESET ROLE;
+SET ROLE custier_test_adjustment_service;
+SELECT custier.review(:k5, 'service', 'support');
+RESET ROLE;
+CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.grade := 'A'; RETURN NEW; END $$;
+CREATE TRIGGER a_bump BEFORE UPDATE ON account FOR EACH ROW EXECUTE FUNCTION bump();
+SET ROLE custier_test_adjustment_manager;
+SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k5));
+RESET ROLE;
+DROP TRIGGER a_bump ON account;
+CREATE FUNCTION piggyback() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE account SET grade = 'B' WHERE code = 'K3'; RETURN NULL; END $$;
+CREATE TRIGGER a_piggyback AFTER UPDATE ON account FOR EACH ROW WHEN (NEW.code = 'K2') EXECUTE FUNCTION piggyback();
+SET ROLE custier_test_adjustment_manager;
+SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k5));
+RESET ROLE;
+SELECT code, grade FROM account ORDER BY code;
+SELECT status FROM custier.adjustment WHERE adjustment_id = :k5;
+DROP TRIGGER a_piggyback ON account;
+SET ROLE custier_test_adjustment_manager;
+SELECT custier.approve(:k5);
+RESET ROLE;
+SELECT code, grade FROM account ORDER BY code;
+-- On a table without require_approval nothing refuses the piggybacked
+-- change, but only the approved one carries the adjustment.
+INSERT INTO custier.policy (name) VALUES ('loose');
+INSERT INTO loose VALUES ('L2', 'C');
+SELECT custier.manage('loose', 'code', 'grade', 'loose');
+CREATE OR REPLACE FUNCTION piggyback() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE loose SET grade = 'A' WHERE code = 'L2'; RETURN NULL; END $$;
+CREATE TRIGGER a_piggyback AFTER UPDATE ON loose FOR EACH ROW WHEN (NEW.code = 'L1') EXECUTE FUNCTION piggyback();
+SET ROLE custier_test_adjustment_marketing;
+SELECT custier.propose('loose', 'L1', 'A', 'loyal') AS k6 \gset
+RESET ROLE;
+SET ROLE custier_test_adjustment_manager;
+SELECT custier.approve(:k6);
+RESET ROLE;
+SELECT customer_key, old_tier, new_tier,
+       CASE WHEN changed_by = current_user THEN '(table owner)' ELSE changed_by END AS changed_by,
+       adjustment_id = :k6 AS by_k6, reason
+  FROM custier.tier_history WHERE tbl = 'loose'::regclass AND old_tier IS NOT NULL ORDER BY history_id;
+SELECT custier.unmanage('loose');
+DROP TRIGGER a_piggyback ON loose;
+DROP FUNCTION bump(), piggyback();
+
+-- 8. A customer is named by its key as custier records it: '007' of an
+--    integer key is customer 7 (one open adjustment, whatever the spelling),
+--    and a key longer than a varchar(3) column is no customer of it.
+INSERT INTO custier.policy (name) VALUES ('numbered'), ('short');
+CREATE TABLE numbered (id int PRIMARY KEY, grade tier);
+CREATE TABLE short (code varchar(3) PRIMARY KEY, grade tier);
+INSERT INTO numbered VALUES (7, 'C');
+INSERT INTO short VALUES ('abc', 'C');
+SELECT custier.manage('numbered', 'id', 'grade', 'numbered', true), custier.manage('short', 'code', 'grade', 'short', true);
+SELECT custier.propose('numbered', '007', 'B', 'spelled oddly') AS k7 \gset
+SELECT pg_temp.fails($$SELECT custier.propose('numbered', '7', 'A', 'a second one')$$);
+SELECT pg_temp.fails($$SELECT custier.propose('short', 'abcd', 'A', 'too long')$$);
+SET ROLE custier_test_adjustment_manager;
+SELECT custier.approve(:k7);
+RESET ROLE;
+SELECT id, grade FROM numbered;
+SELECT customer_key, count(*) FROM custier.adjustment WHERE tbl IN ('numbered'::regclass, 'short'::regclass) GROUP BY 1;
+SELECT customer_key, old_tier, new_tier, adjustment_id = :k7 AS by_k7 FROM custier.tier_history
+ WHERE tbl = 'numbered'::regclass ORDER BY history_id;
+DROP TABLE numbered, short;
 
 DROP TABLE account, loose;
 DROP OWNED BY custier_test_adjustment_marketing, custier_test_adjustment_sales, custier_test_adjustment_service,

@@ -137,6 +137,12 @@ SELECT pg_temp.fails($$ALTER TABLE customer RENAME COLUMN grade TO level$$);
 SELECT pg_temp.fails($$ALTER TABLE customer RENAME COLUMN id TO customer_id$$);
 SELECT pg_temp.fails($$ALTER TABLE customer ALTER COLUMN id DROP NOT NULL$$);
 SELECT pg_temp.fails($$ALTER TABLE customer DROP COLUMN grade CASCADE$$);
+-- Child tables would show rows in customer that never pass its triggers.
+SELECT pg_temp.fails($$CREATE TABLE customer_child () INHERITS (customer)$$);
+CREATE TABLE customer_parent (id int, name text, grade tier) PARTITION BY RANGE (id);
+SELECT pg_temp.fails($$ALTER TABLE customer_parent ATTACH PARTITION customer FOR VALUES FROM (0) TO (1000000)$$);
+SELECT pg_temp.fails($$SELECT custier.manage('customer_parent', 'id', 'grade', 'spare')$$);
+DROP TABLE customer_parent;
 ALTER TABLE customer RENAME COLUMN name TO full_name;   -- other columns are the owner's business
 SELECT count(*) AS customers FROM customer;
 
@@ -183,6 +189,47 @@ SELECT customer_key, old_tier, new_tier, changed_by, adjustment_id, reason
   FROM custier.tier_history WHERE history_id > :history_before_guard ORDER BY history_id;
 SELECT id, full_name, grade FROM customer ORDER BY id;
 
+-- Nor can a customer be deleted and inserted again with another grade, or
+-- another row be moved onto its key: a key comes back at its recorded grade
+-- (or none), whatever statement brings it.  (4 was deleted at A, 6 renamed
+-- to 7 at C, 3 is C.)
+SELECT max(history_id) AS history_before_comeback FROM custier.tier_history \gset
+SET ROLE custier_test_history_clerk;
+SELECT pg_temp.fails($$INSERT INTO customer VALUES (4, 'Dee', 'B')$$);
+COPY customer FROM stdin;
+4	Dee	B
+\.
+SELECT pg_temp.fails($$WITH d AS (DELETE FROM customer WHERE id = 3 RETURNING *)
+                       INSERT INTO customer SELECT id, full_name, 'A' FROM d$$);
+SELECT pg_temp.fails($$INSERT INTO customer VALUES (3, 'CY', 'A') ON CONFLICT (id) DO UPDATE SET grade = EXCLUDED.grade$$);
+SELECT pg_temp.fails($$MERGE INTO customer c USING (VALUES (3, 'A'::tier)) v (id, grade) ON c.id = v.id
+                       WHEN MATCHED THEN UPDATE SET grade = v.grade$$);
+SELECT pg_temp.fails($$MERGE INTO customer c USING (VALUES (4, 'B'::tier)) v (id, grade) ON c.id = v.id
+                       WHEN NOT MATCHED THEN INSERT VALUES (v.id, 'Dee', v.grade)$$);
+SELECT pg_temp.fails($$UPDATE customer SET id = 4 WHERE id = 7$$);
+\set VERBOSITY default
+INSERT INTO customer VALUES (4, 'Dee', 'B');
+UPDATE customer SET id = 4 WHERE id = 3;
+\set VERBOSITY terse
+RESET ROLE;
+-- Through a view with an INSTEAD OF trigger, the change still hits the guard.
+CREATE VIEW customer_grades AS SELECT id, grade FROM customer;
+CREATE FUNCTION customer_grades_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE customer SET grade = NEW.grade WHERE id = OLD.id; RETURN NEW; END $$;
+CREATE TRIGGER instead INSTEAD OF UPDATE ON customer_grades FOR EACH ROW EXECUTE FUNCTION customer_grades_update();
+GRANT SELECT, UPDATE ON customer_grades TO custier_test_history_clerk;
+SET ROLE custier_test_history_clerk;
+SELECT pg_temp.fails($$UPDATE customer_grades SET grade = 'A' WHERE id = 3$$);
+-- Back at the recorded grade, or ungraded, or renamed back: allowed.
+INSERT INTO customer VALUES (4, 'Dee', 'A'), (2, 'Bob', NULL);
+UPDATE customer SET id = 6 WHERE id = 7;
+RESET ROLE;
+DROP VIEW customer_grades;
+DROP FUNCTION customer_grades_update();
+SELECT customer_key, old_tier, new_tier, changed_by, reason
+  FROM custier.tier_history WHERE history_id > :history_before_comeback ORDER BY history_id;
+SELECT id, full_name, grade FROM customer ORDER BY id;
+
 -- Changes made in a rolled-back (sub)transaction leave no history.
 SELECT count(*) AS history_before_rollback FROM custier.tier_history \gset
 BEGIN;
@@ -209,11 +256,57 @@ SELECT count(*) FILTER (WHERE old_tier IS NULL) AS first_gradings,
   FROM custier.tier_history WHERE history_id > :history_before_bulk;
 SELECT count(*) AS graded_now FROM custier.tiers_at('customer', 'infinity');
 
+-- A trigger whose subtransaction rolls back after a nested statement on a
+-- managed table: the outer statement's changes are still recorded (they are
+-- written by the subtransaction that made them, not by the nested one).
+CREATE FUNCTION nested_rollback() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        UPDATE customer SET grade = grade WHERE false;
+        RAISE EXCEPTION 'rolled back';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_nested_rollback AFTER UPDATE ON customer FOR EACH ROW WHEN (NEW.id = 100) EXECUTE FUNCTION nested_rollback();
+SELECT max(history_id) AS history_before_nested FROM custier.tier_history \gset
+UPDATE customer SET grade = 'B' WHERE id IN (100, 101);
+DROP TRIGGER zz_nested_rollback ON customer;
+DROP FUNCTION nested_rollback();
+SELECT customer_key, old_tier, new_tier FROM custier.tier_history
+ WHERE history_id > :history_before_nested ORDER BY customer_key;
+
 -- Dropping a managed table keeps its history and forgets the registration.
 SELECT count(*) AS history_before_drop FROM custier.tier_history \gset
 DROP TABLE customer;
 SELECT count(*) AS registered FROM custier.managed_table;
 SELECT count(*) = :history_before_drop AS history_kept FROM custier.tier_history;
+
+-- Odd key types: uuid, text with quotes and blanks, a composite.
+INSERT INTO custier.policy (name) VALUES ('by uuid'), ('by text'), ('by pair');
+CREATE TABLE by_uuid (id uuid PRIMARY KEY, grade tier);
+CREATE TABLE by_text (code text PRIMARY KEY, grade tier);
+CREATE TYPE pair AS (region text, n int);
+CREATE TABLE by_pair (id pair PRIMARY KEY, grade tier);
+SELECT custier.manage('by_uuid', 'id', 'grade', 'by uuid', true),
+       custier.manage('by_text', 'code', 'grade', 'by text', true),
+       custier.manage('by_pair', 'id', 'grade', 'by pair', true);
+INSERT INTO by_uuid VALUES ('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'B');
+INSERT INTO by_text VALUES ($$O'Brien "the" 'Shop' $$, 'C');
+INSERT INTO by_pair VALUES (ROW('north, "x"', 1), 'D');
+UPDATE by_uuid SET id = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
+UPDATE by_text SET code = code || '!';
+UPDATE by_pair SET id = ROW('south', 2);
+DELETE FROM by_text;
+SELECT pg_temp.fails($$INSERT INTO by_text VALUES ('O''Brien "the" ''Shop'' !', 'A')$$);
+SELECT pg_temp.fails($$UPDATE by_pair SET grade = 'A'$$);
+SELECT tbl, customer_key, old_tier, new_tier, reason FROM custier.tier_history
+ WHERE tbl IN ('by_uuid'::regclass, 'by_text'::regclass, 'by_pair'::regclass) ORDER BY history_id;
+SELECT custier.tier_at('by_uuid', '6ba7b811-9dad-11d1-80b4-00c04fd430c8', 'infinity') AS uuid_now,
+       custier.tier_at('by_pair', '(south,2)', 'infinity') AS pair_now,
+       custier.tier_at('by_text', $$O'Brien "the" 'Shop' $$, 'infinity') AS text_deleted;
+DROP TABLE by_uuid, by_text, by_pair;
+DROP TYPE pair;
 
 DROP TABLE wrong_type, nullable_key, no_unique, partial_unique, other_owner, branch_customer;
 DROP FUNCTION sneak();

@@ -181,6 +181,10 @@ approve(PG_FUNCTION_ARGS)
 			apply_nulls[2] = 'n';
 		custier_switch_user(table_owner, &as_table_owner);
 		custier_begin_authorized_change(relid, adjustment_id, reason);
+		/* Only this customer's change from from_tier to to_tier gets through. */
+		custier_limit_authorized_change(customer_key,
+										from_tier ? tier_from_cstring(from_tier) : 0,
+										tier_from_cstring(to_tier));
 		if (SPI_execute_with_args(apply_sql, 3, apply_types, apply_values, apply_nulls,
 								  false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "custier: applying adjustment " INT64_FORMAT " failed", adjustment_id);

@@ -110,6 +110,18 @@ $$;
 COMMENT ON FUNCTION @extschema@._missing_reviews(custier.adjustment) IS 'internal: departments whose review an adjustment still lacks';
 REVOKE ALL ON FUNCTION @extschema@._missing_reviews(custier.adjustment) FROM PUBLIC;
 
+-- Four eyes means two people, not two role names: a proposer who is a
+-- member of the approving role (and so can SET ROLE to it), or who is the
+-- session's login behind a SECURITY DEFINER wrapper, is the same person.
+-- Superusers can act as anyone anyway, so their proposals are exempt.
+CREATE FUNCTION @extschema@._acts_for(proposer name, approver name) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = proposer AND NOT r.rolsuper) THEN false
+                ELSE session_user = proposer OR pg_has_role(proposer, approver, 'MEMBER') END
+$$;
+COMMENT ON FUNCTION @extschema@._acts_for(name, name) IS 'internal: can the (non-superuser) proposer act as the approver: a member of its role, or the session''s login';
+REVOKE ALL ON FUNCTION @extschema@._acts_for(name, name) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._adjustment_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -146,9 +158,12 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         -- Lock the customer: proposals for it (and grade changes) queue here.
-        EXECUTE format('SELECT %I AS grade FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
-                       m.tier_column, m.tbl, m.key_column,
-                       (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+        -- The key is cast without its typmod (a varchar(3) cast would cut
+        -- 'abcd' down to 'abc'), and recorded as custier records keys, by the
+        -- type's output function ('007' of an integer key is customer '7').
+        EXECUTE format('SELECT %I AS grade, format(''%%s'', %I) AS key FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
+                       m.tier_column, m.key_column, m.tbl, m.key_column,
+                       (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
                          WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
            INTO cur USING NEW.customer_key;
         GET DIAGNOSTICS found_rows = ROW_COUNT;
@@ -156,6 +171,7 @@ BEGIN
             RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
                 USING ERRCODE = 'no_data_found';
         END IF;
+        NEW.customer_key := cur.key;
         IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier THEN
             RAISE EXCEPTION 'customer "%" of table % already has grade %', NEW.customer_key, NEW.tbl, NEW.to_tier
                 USING ERRCODE = 'invalid_parameter_value';
@@ -196,6 +212,12 @@ BEGIN
         IF actor = OLD.proposed_by THEN
             RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', OLD.adjustment_id, actor
                 USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
+        END IF;
+        IF custier._acts_for(OLD.proposed_by, actor) THEN
+            RAISE EXCEPTION 'adjustment % was proposed by %, who can act as %: % cannot approve it',
+                            OLD.adjustment_id, OLD.proposed_by, actor, actor
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Another role must approve it (four eyes): one its proposer is not a member of, in a session the proposer did not log in.';
         END IF;
         missing := custier._missing_reviews(OLD);
         IF missing IS NOT NULL THEN
@@ -350,6 +372,12 @@ BEGIN
         RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', a.adjustment_id, a.proposed_by
             USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
     END IF;
+    IF custier._acts_for(a.proposed_by, custier._actor()) THEN
+        RAISE EXCEPTION 'adjustment % was proposed by %, who can act as %: % cannot approve it',
+                        a.adjustment_id, a.proposed_by, custier._actor(), custier._actor()
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Another role must approve it (four eyes): one its proposer is not a member of, in a session the proposer did not log in.';
+    END IF;
     missing := custier._missing_reviews(a);
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'adjustment % still needs the review of: %', a.adjustment_id, missing
@@ -368,7 +396,7 @@ BEGIN
     -- $1 key, $2 to_tier, $3 from_tier: changes the row only if its grade is still from_tier.
     apply_sql := format('UPDATE %s SET %I = CAST($2 AS custier.tier) WHERE %I = CAST($1 AS %s) AND %s',
                         a.tbl, m.tier_column, m.key_column,
-                        (SELECT format_type(t.atttypid, t.atttypmod) FROM pg_attribute t
+                        (SELECT format_type(t.atttypid, NULL) FROM pg_attribute t
                           WHERE t.attrelid = a.tbl AND t.attname = m.key_column),
                         CASE WHEN a.from_tier IS NULL THEN format('%I IS NULL AND $3 IS NULL', m.tier_column)
                              ELSE format('%I OPERATOR(custier.=) CAST($3 AS custier.tier)', m.tier_column) END);

@@ -10,24 +10,33 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -40,6 +49,7 @@ PG_FUNCTION_INFO_V1(history_append_only);
 PG_FUNCTION_INFO_V1(manage);
 PG_FUNCTION_INFO_V1(unmanage);
 PG_FUNCTION_INFO_V1(custier_actor);
+PG_FUNCTION_INFO_V1(tiers_at);
 
 /* ---------------------------------------------------------------------
  * The authorized-change window and the acting role (backend-local).
@@ -51,6 +61,12 @@ static int64 window_adjustment_id = 0;
 static char *window_reason = NULL;	/* in TopTransactionContext */
 static Oid	window_actor = InvalidOid;
 static SubTransactionId window_subid = InvalidSubTransactionId;
+static CommandId window_cid = InvalidCommandId;
+/* Set by custier_limit_authorized_change: the one change let through. */
+static bool window_limited = false;
+static char *window_key = NULL;	/* in TopTransactionContext */
+static Tier window_from = 0;
+static Tier window_to = 0;
 
 static Oid	acting_user = InvalidOid;
 
@@ -63,6 +79,28 @@ custier_begin_authorized_change(Oid relid, int64 adjustment_id, const char *reas
 	window_reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
 	window_actor = custier_acting_user();
 	window_subid = GetCurrentSubTransactionId();
+	window_limited = false;
+	window_key = NULL;
+	window_from = window_to = 0;
+
+	/*
+	 * The caller's next SPI statement runs at this command id (SPI's own
+	 * increment before it is a no-op now): the window covers the rows that
+	 * statement writes, not those of statements nested in the triggers or
+	 * functions it fires, which run at later command ids.
+	 */
+	CommandCounterIncrement();
+	window_cid = GetCurrentCommandId(false);
+}
+
+void
+custier_limit_authorized_change(const char *customer_key, Tier from_tier, Tier to_tier)
+{
+	Assert(window_open);
+	window_limited = true;
+	window_key = MemoryContextStrdup(TopTransactionContext, customer_key);
+	window_from = from_tier;
+	window_to = to_tier;
 }
 
 void
@@ -74,6 +112,10 @@ custier_end_authorized_change(void)
 	window_reason = NULL;
 	window_actor = InvalidOid;
 	window_subid = InvalidSubTransactionId;
+	window_cid = InvalidCommandId;
+	window_limited = false;
+	window_key = NULL;
+	window_from = window_to = 0;
 }
 
 Oid
@@ -138,8 +180,16 @@ typedef struct PendingChange
 	Oid			changed_by;
 	int64		adjustment_id;	/* 0 = none */
 	const char *reason;			/* lives until the transaction ends */
-	SubTransactionId subid;
+	TimestampTz at;				/* when the change was made */
+	SubTransactionId subid;		/* the subtransaction that made it */
 } PendingChange;
+
+/*
+ * Pending changes are written when the statement ends, or sooner once this
+ * many wait: a statement changing millions of grades holds at most this
+ * many in memory (PostgreSQL's own AFTER trigger queue is another matter).
+ */
+#define PENDING_FLUSH_BATCH 65536
 
 static MemoryContext pending_cxt = NULL;
 static PendingChange *pending = NULL;
@@ -304,10 +354,13 @@ pending_cmp(const void *a, const void *b)
 }
 
 /*
- * Writes every pending change.  All rows of one flush share one changed_at:
- * the clock when the statement's changes are recorded.  A later change of
- * the same customer by another transaction waited for this one's row lock,
- * so its changed_at is later: each customer's chain is ordered by time.
+ * Writes the pending changes made by the current subtransaction and its
+ * (committed) children; those of enclosing subtransactions stay pending,
+ * since rows written here would vanish if this subtransaction rolled back
+ * while the changes they record stay.  changed_at is the clock when the
+ * trigger saw the change: a later change of the same customer by another
+ * transaction waited for this one's row lock, so its changed_at is later,
+ * and each customer's chain is ordered by time however late it is written.
  */
 static void
 pending_flush(void)
@@ -316,18 +369,19 @@ pending_flush(void)
 	Appender	keys;
 	bool		keys_open = false;
 	Oid			seq;
-	TimestampTz now;
 	NameData	by;
 	Oid			by_oid = InvalidOid;
 	MemoryContext work;
 	MemoryContext rowcxt;
 	MemoryContext old;
 	PendingChange **sorted;
+	int			nsorted;
+	int			nkept;
+	SubTransactionId cur = GetCurrentSubTransactionId();
 	int			i;
 
-	if (npending == 0)
+	if (npending == 0 || pending[npending - 1].subid < cur)
 		return;
-	now = GetCurrentTimestamp();
 	seq = get_relname_relid("tier_history_history_id_seq", get_namespace_oid("custier", false));
 	if (!OidIsValid(seq))
 		elog(ERROR, "custier.tier_history_history_id_seq is missing");
@@ -342,13 +396,16 @@ pending_flush(void)
 	 * statements.  One customer's changes keep their order.
 	 */
 	sorted = palloc(npending * sizeof(PendingChange *));
+	nsorted = 0;
 	for (i = 0; i < npending; i++)
-		sorted[i] = &pending[i];
-	if (npending > 1)
-		qsort(sorted, npending, sizeof(PendingChange *), pending_cmp);
-	for (i = 0; i < npending; i++)
+		if (pending[i].subid >= cur)
+			sorted[nsorted++] = &pending[i];
+	if (nsorted > 1)
+		qsort(sorted, nsorted, sizeof(PendingChange *), pending_cmp);
+	for (i = 0; i < nsorted; i++)
 	{
 		PendingChange *c = sorted[i];
+		TimestampTz now = c->at;
 
 		MemoryContextReset(rowcxt);
 		MemoryContextSwitchTo(rowcxt);
@@ -402,9 +459,19 @@ pending_flush(void)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 
-	MemoryContextReset(pending_cxt);
-	pending = NULL;
-	npending = maxpending = 0;
+	/* Keep the enclosing subtransactions' changes, in their order. */
+	nkept = 0;
+	for (i = 0; i < npending; i++)
+		if (pending[i].subid < cur)
+			pending[nkept++] = pending[i];
+	if (nkept == 0)
+	{
+		MemoryContextReset(pending_cxt);
+		pending = NULL;
+		npending = maxpending = 0;
+	}
+	else
+		npending = nkept;
 }
 
 static void
@@ -531,11 +598,33 @@ tuple_key(ManagedColumns *mc, HeapTuple tup, TupleDesc desc)
 	return isnull ? NULL : OutputFunctionCall(&mc->key_out, d);
 }
 
+/*
+ * Does the open window cover this change of a row by an UPDATE: the row
+ * version the window's own statement wrote, and (for an approval) exactly
+ * the approved change of the approved customer?
+ */
+static bool
+window_covers(Relation rel, HeapTuple newtup, const char *key, Tier old_tier, Tier new_tier)
+{
+	if (!window_open || window_relid != RelationGetRelid(rel))
+		return false;
+	/* Command ids are read from the heap tuple header: heap tables only. */
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(newtup->t_data)) ||
+		HeapTupleHeaderGetCmin(newtup->t_data) != window_cid)
+		return false;
+	if (window_limited &&
+		(old_tier != window_from || new_tier != window_to ||
+		 key == NULL || strcmp(key, window_key) != 0))
+		return false;
+	return true;
+}
+
 static void
-record_change(Oid relid, const char *key, const char *old_key, Tier old_tier, Tier new_tier)
+record_change(Oid relid, const char *key, const char *old_key, Tier old_tier, Tier new_tier,
+			  bool authorized)
 {
 	PendingChange *c = pending_add();
-	bool		authorized = window_open && window_relid == relid;
 
 	c->relid = relid;
 	c->key = MemoryContextStrdup(pending_cxt, key ? key : "");
@@ -545,7 +634,40 @@ record_change(Oid relid, const char *key, const char *old_key, Tier old_tier, Ti
 	c->changed_by = authorized ? window_actor : GetUserId();
 	c->adjustment_id = authorized ? window_adjustment_id : 0;
 	c->reason = authorized ? window_reason : NULL;
+	c->at = GetCurrentTimestamp();
 	c->subid = GetCurrentSubTransactionId();
+	if (npending >= PENDING_FLUSH_BATCH)
+		pending_flush();
+}
+
+/*
+ * The keys of an updated row as custier records them; returns true when the
+ * key did not change.  *old_text is NULL when the key did not change.
+ */
+static bool
+row_keys(ManagedColumns *mc, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
+		 char **old_text, char **new_text)
+{
+	bool		old_null;
+	bool		new_null;
+	Datum		old_key = heap_getattr(oldtup, mc->key_att, desc, &old_null);
+	Datum		new_key = heap_getattr(newtup, mc->key_att, desc, &new_null);
+
+	*new_text = tuple_key(mc, newtup, desc);
+	*old_text = NULL;
+	/* Keys are compared as the text custier records them by. */
+	if (old_null == new_null &&
+		(old_null || datumIsEqual(old_key, new_key, mc->key_byval, mc->key_len)))
+		return true;
+	*old_text = tuple_key(mc, oldtup, desc);
+	if (*old_text && *new_text && strcmp(*old_text, *new_text) == 0)
+	{
+		*old_text = NULL;
+		return true;
+	}
+	if (*old_text == NULL)
+		*old_text = "";
+	return false;
 }
 
 /*
@@ -587,52 +709,127 @@ history_trigger(PG_FUNCTION_ARGS)
 		Tier		t = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
 
 		if (t != 0)
-			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, 0, t);
+			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, 0, t, false);
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		Tier		t = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
 
 		if (t != 0)
-			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, t, 0);
+			record_change(relid, tuple_key(mc, td->tg_trigtuple, desc), NULL, t, 0, false);
 	}
 	else
 	{
-		HeapTuple	oldtup = td->tg_trigtuple;
 		HeapTuple	newtup = td->tg_newtuple;
-		Tier		old_tier = tuple_tier(oldtup, desc, mc->tier_att);
+		Tier		old_tier = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
 		Tier		new_tier = tuple_tier(newtup, desc, mc->tier_att);
-		bool		old_null;
-		bool		new_null;
-		Datum		old_key = heap_getattr(oldtup, mc->key_att, desc, &old_null);
-		Datum		new_key = heap_getattr(newtup, mc->key_att, desc, &new_null);
-		char	   *new_text;
 		char	   *old_text;
+		char	   *new_text;
+		bool		same_key = row_keys(mc, td->tg_trigtuple, newtup, desc, &old_text, &new_text);
+		bool		authorized = old_tier != new_tier &&
+			window_covers(td->tg_relation, newtup, new_text, old_tier, new_tier);
 
-		/* Keys are compared as the text custier records them by. */
-		if (old_null == new_null &&
-			(old_null || datumIsEqual(old_key, new_key, mc->key_byval, mc->key_len)))
-		{
-			if (old_tier != new_tier)
-				record_change(relid, tuple_key(mc, newtup, desc), NULL, old_tier, new_tier);
-			return PointerGetDatum(NULL);
-		}
-		old_text = tuple_key(mc, oldtup, desc);
-		new_text = tuple_key(mc, newtup, desc);
-		if (old_text && new_text && strcmp(old_text, new_text) == 0)
-		{
-			if (old_tier != new_tier)
-				record_change(relid, new_text, NULL, old_tier, new_tier);
-		}
-		else
-			record_change(relid, new_text, old_text ? old_text : "", old_tier, new_tier);
+		if (!same_key)
+			record_change(relid, new_text, old_text, old_tier, new_tier, authorized);
+		else if (old_tier != new_tier)
+			record_change(relid, new_text, NULL, old_tier, new_tier, authorized);
 	}
 	return PointerGetDatum(NULL);
 }
 
 /*
- * custier.guard_trigger(key_attnum, tier_attnum): AFTER UPDATE ROW, so that
- * it judges the row as finally written (after every BEFORE trigger).
+ * The grade custier last recorded for a key of a table: the grade after its
+ * latest change, or before it when that change removed the grade (a delete,
+ * a key changed away).  Read through the history index with a dirty
+ * snapshot, so that this transaction's own rows count, whatever command
+ * wrote them.  Returns false when the key has no history.
+ */
+static bool
+recorded_grade(Oid relid, const char *key, Tier *grade)
+{
+	Oid			nsp = get_namespace_oid("custier", false);
+	Oid			hist_id = get_relname_relid("tier_history", nsp);
+	Oid			index_id = get_relname_relid("tier_history_as_of", nsp);
+	Relation	hist;
+	SysScanDesc scan;
+	ScanKeyData skey[2];
+	SnapshotData dirty;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(hist_id) || !OidIsValid(index_id))
+		elog(ERROR, "custier.tier_history or its index tier_history_as_of is missing");
+	InitDirtySnapshot(dirty);
+	hist = table_open(hist_id, AccessShareLock);
+	/* Heap attribute numbers: tbl, customer_key (index order: newest first). */
+	ScanKeyInit(&skey[0], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&skey[1], 3, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(key));
+	scan = systable_beginscan(hist, index_id, true, &dirty, 2, skey);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(hist);
+		Tier		new_tier = tuple_tier(tup, desc, 5);
+
+		*grade = new_tier != 0 ? new_tier : tuple_tier(tup, desc, 4);
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(hist, AccessShareLock);
+	return found;
+}
+
+static const char *
+tier_text(Tier t, char *buf)
+{
+	if (t == 0)
+		return "NULL";
+	buf[0] = TIER_LETTER(t);
+	buf[1] = '\0';
+	return buf;
+}
+
+/*
+ * A graded row arrives at a key (INSERT, or a key change): refused when the
+ * key has history ending at another grade, or else deleting a customer and
+ * inserting it again would change its grade without approval.
+ */
+static void
+guard_arrival(Relation rel, const char *key, const char *from_key, Tier grade)
+{
+	Tier		last;
+	char		gbuf[2];
+	char		lbuf[2];
+	const char *g;
+	const char *l;
+	const char *name = RelationGetRelationName(rel);
+
+	if (grade == 0 || !recorded_grade(RelationGetRelid(rel), key ? key : "", &last) || last == grade)
+		return;
+	g = tier_text(grade, gbuf);
+	l = tier_text(last, lbuf);
+	if (from_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("customer \"%s\" cannot be inserted into table %s with grade %s: its recorded grade is %s",
+						key ? key : "", name, g, l),
+				 errdetail("Table %s is managed with require_approval: a customer that was deleted (or renamed) comes back at its recorded grade.",
+						   name),
+				 errhint("Insert it with grade %s (or none), then propose the change with custier.propose('%s', '%s', '%s', reason).",
+						 l, name, key ? key : "", g)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("customer \"%s\" of table %s cannot take over key \"%s\" with grade %s: the recorded grade of \"%s\" is %s",
+					from_key, name, key ? key : "", g, key ? key : "", l),
+			 errdetail("Table %s is managed with require_approval: a key keeps its recorded grade.", name),
+			 errhint("Propose grade changes with custier.propose('%s', '%s', '%s', reason).",
+					 name, from_key, l)));
+}
+
+/*
+ * custier.guard_trigger(key_attnum, tier_attnum): AFTER INSERT and AFTER
+ * UPDATE ROW, so that it judges the row as finally written (after every
+ * BEFORE trigger).
  */
 Datum
 guard_trigger(PG_FUNCTION_ARGS)
@@ -643,32 +840,46 @@ guard_trigger(PG_FUNCTION_ARGS)
 	Tier		old_tier;
 	Tier		new_tier;
 	Relation	rel;
+	char	   *old_key;
+	char	   *key;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("custier.guard_trigger() must be called as a trigger")));
-	if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "custier.guard_trigger() must fire for each row on UPDATE");
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_UPDATE(td->tg_event) || TRIGGER_FIRED_BY_INSERT(td->tg_event)))
+		elog(ERROR, "custier.guard_trigger() must fire AFTER INSERT or UPDATE, for each row");
 
 	rel = td->tg_relation;
 	mc = managed_columns(fcinfo, td);
 	desc = RelationGetDescr(rel);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		guard_arrival(rel, tuple_key(mc, td->tg_trigtuple, desc), NULL,
+					  tuple_tier(td->tg_trigtuple, desc, mc->tier_att));
+		return PointerGetDatum(NULL);
+	}
+
 	old_tier = tuple_tier(td->tg_trigtuple, desc, mc->tier_att);
 	new_tier = tuple_tier(td->tg_newtuple, desc, mc->tier_att);
-	if (old_tier == new_tier || (window_open && window_relid == RelationGetRelid(rel)))
+	if (!row_keys(mc, td->tg_trigtuple, td->tg_newtuple, desc, &old_key, &key))
+		guard_arrival(rel, key, old_key, new_tier);
+	if (old_tier == new_tier || window_covers(rel, td->tg_newtuple, key, old_tier, new_tier))
 		return PointerGetDatum(NULL);
 
 	{
-		char	   *key = tuple_key(mc, td->tg_newtuple, desc);
-		char		o[2] = {old_tier ? TIER_LETTER(old_tier) : '-', '\0'};
-		char		n[2] = {new_tier ? TIER_LETTER(new_tier) : '-', '\0'};
+		char		o[2];
+		char		n[2];
+
+		const char *old_text = tier_text(old_tier, o);
+		const char *new_text = tier_text(new_tier, n);
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("grade of customer \"%s\" in table %s cannot be changed directly from %s to %s",
-						key ? key : "", RelationGetRelationName(rel),
-						old_tier ? o : "NULL", new_tier ? n : "NULL"),
+						key ? key : "", RelationGetRelationName(rel), old_text, new_text),
 				 errdetail("Table %s is managed with require_approval: grades change only through an approved adjustment or an evaluation run.",
 						   RelationGetRelationName(rel)),
 				 errhint("Propose the change with custier.propose('%s', '%s', '%s', reason).",
@@ -778,4 +989,73 @@ unmanage(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	custier_call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL, NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * custier.tiers_at(tbl, at): custier._tiers_at run as custier's owner, for
+ * a caller who may read tbl (or whom row-level security would not stop
+ * anyway); row-level security on tier_history would hide every row of tbl
+ * from anyone else, so they get none.  The rows stream into the result.
+ */
+Datum
+tiers_at(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			history = get_relname_relid("tier_history", get_namespace_oid("custier", false));
+	AclResult	acl;
+	bool		missing = false;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	DestReceiver *dest;
+	CustierUserSwitch sw;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!OidIsValid(history))
+		elog(ERROR, "custier.tier_history is missing");
+	/* As when the caller read tier_history itself. */
+	acl = pg_class_aclcheck(history, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "tier_history");
+	if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &missing) != ACLCHECK_OK &&
+		check_enable_rls(history, InvalidOid, true) == RLS_ENABLED)
+		return (Datum) 0;
+
+	params = makeParamList(2);
+	params->numParams = 2;
+	params->params[0].value = ObjectIdGetDatum(relid);
+	params->params[0].ptype = REGCLASSOID;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].isnull = false;
+	params->params[1].value = PG_GETARG_DATUM(1);
+	params->params[1].ptype = TIMESTAMPTZOID;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].isnull = false;
+
+	dest = CreateTuplestoreDestReceiver();
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	custier_switch_user(custier_owner(), &sw);
+	PG_TRY();
+	{
+		if (SPI_execute_extended("SELECT customer_key, tier FROM custier._tiers_at($1, $2)",
+								 &options) != SPI_OK_SELECT)
+			elog(ERROR, "custier._tiers_at failed");
+	}
+	PG_FINALLY();
+	{
+		custier_restore_user(&sw);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	dest->rDestroy(dest);
+	return (Datum) 0;
 }

@@ -9,6 +9,8 @@
 #include "postgres.h"
 #include "fmgr.h"
 
+#include "custier.h"
+
 void		_PG_init(void);
 
 /* Opens a window in which the guard trigger lets grade changes of relid
@@ -17,8 +19,15 @@ void		_PG_init(void);
  * GUC or table row does. Closed by custier_end_authorized_change(), and
  * reset at (sub)transaction abort as a safety net.  Rows written inside the
  * window are attributed (changed_by) to the acting role: see
- * custier_acting_user(). */
+ * custier_acting_user().
+ * The window covers only the rows written by the next SPI statement the
+ * caller runs (not statements nested in the triggers or functions that one
+ * fires): call it right before that statement. */
 extern void custier_begin_authorized_change(Oid relid, int64 adjustment_id, const char *reason);
+/* Narrows the open window to one change: this customer key (as custier
+ * records keys: the key column's output text), from from_tier to to_tier
+ * (0 = NULL). */
+extern void custier_limit_authorized_change(const char *customer_key, Tier from_tier, Tier to_tier);
 extern void custier_end_authorized_change(void);
 
 /*

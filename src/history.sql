@@ -96,7 +96,7 @@ REVOKE ALL ON FUNCTION @extschema@.history_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.guard_trigger() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'guard_trigger';
-COMMENT ON FUNCTION @extschema@.guard_trigger() IS 'trigger on managed tables with require_approval: refuses grade changes outside an approved adjustment or evaluation run';
+COMMENT ON FUNCTION @extschema@.guard_trigger() IS 'trigger on managed tables with require_approval: refuses grade changes outside an approved adjustment or evaluation run, and rows arriving at a key with another grade than its recorded one';
 REVOKE ALL ON FUNCTION @extschema@.guard_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._actor() RETURNS name
@@ -130,9 +130,15 @@ BEGIN
     IF tier_att.atttypid <> 'custier.tier'::regtype THEN
         RETURN format('its tier column "%s" must stay of type custier.tier', tier_column);
     END IF;
+    -- Rows of an inheritance child show in the table's SELECTs without
+    -- passing its triggers; rows routed through a partitioned parent skip
+    -- its statement triggers.
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RETURN 'it must not take part in inheritance or partitioning';
+    END IF;
     SELECT string_agg(w.name, ', ' ORDER BY w.name) INTO missing
       FROM unnest(ARRAY['custier_history', 'custier_history_insert_delete', 'custier_history_flush', 'custier_history_truncate']
-                  || CASE WHEN require_approval THEN ARRAY['custier_guard'] ELSE '{}' END) w(name)
+                  || CASE WHEN require_approval THEN ARRAY['custier_guard', 'custier_guard_insert'] ELSE '{}' END) w(name)
      WHERE NOT EXISTS (SELECT FROM pg_trigger t
                         WHERE t.tgrelid = tbl AND t.tgname = w.name AND t.tgenabled IN ('O', 'A'));
     IF missing IS NOT NULL THEN
@@ -158,6 +164,10 @@ BEGIN
     IF rel.relkind IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION 'custier cannot manage %: it is not an ordinary table', tbl
             USING ERRCODE = 'wrong_object_type', HINT = 'Views, foreign tables and partitioned tables are not supported.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a partition, or takes part in inheritance', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Rows of child tables would escape its triggers.';
     END IF;
     IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table % to manage it', tbl USING ERRCODE = 'insufficient_privilege';
@@ -228,19 +238,24 @@ BEGIN
     EXECUTE format('CREATE TRIGGER custier_history_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
                    'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_att.attnum, tier_att.attnum);
     IF require_approval THEN
-        EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW '
-                       'WHEN ((OLD.%I OPERATOR(custier.=) NEW.%I) IS NOT TRUE) '
+        -- Grade changes, and graded rows arriving at a key (which must not
+        -- bring another grade than the key's recorded one).
+        EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
                        'EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
-                       tbl, tier_column, tier_column, key_att.attnum, tier_att.attnum);
+                       tbl, cond, key_att.attnum, tier_att.attnum);
+        EXECUTE format('CREATE TRIGGER custier_guard_insert AFTER INSERT ON %s FOR EACH ROW '
+                       'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
+                       tbl, tier_column, key_att.attnum, tier_att.attnum);
     END IF;
 
     -- Grades the table holds now are on record from now on: the history
-    -- continues where an earlier registration left it.
+    -- continues where an earlier registration left it.  Keys are written
+    -- as the triggers write them, by the key type's output function.
     EXECUTE format($q$
         INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
         SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), $2,
                'custier.manage: grade when registered'
-          FROM (SELECT %I::text COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
+          FROM (SELECT pg_catalog.format('%%s', %I) COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
           FULL JOIN custier.tiers_at($1, 'infinity') was ON was.customer_key = cur.k
          WHERE (was.tier IS NULL) <> (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
          ORDER BY 2 $q$, key_column, tier_column, tbl, tier_column)
@@ -269,7 +284,7 @@ BEGIN
     -- Unregister first: the drop event trigger then lets the triggers go.
     DELETE FROM custier.managed_table m WHERE m.tbl = _unmanage.tbl;
     FOR trg IN SELECT t.tgname FROM pg_trigger t
-                WHERE t.tgrelid = tbl AND t.tgname IN ('custier_guard', 'custier_history', 'custier_history_insert_delete',
+                WHERE t.tgrelid = tbl AND t.tgname IN ('custier_guard', 'custier_guard_insert', 'custier_history', 'custier_history_insert_delete',
                                                       'custier_history_flush', 'custier_history_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
     END LOOP;
@@ -284,7 +299,11 @@ COMMENT ON FUNCTION @extschema@.unmanage(regclass) IS 'detaches custier from a t
 -- ---------------------------------------------------------------------
 -- As-of queries
 -- ---------------------------------------------------------------------
-CREATE FUNCTION @extschema@.tiers_at(tbl regclass, at timestamptz)
+-- tiers_at reads tier_history as its owner (row-level security would call
+-- has_table_privilege once per history row: 4x the cost over 1M customers)
+-- once it has checked that the caller may read the table it is asked about,
+-- which is what that policy asks.  _tiers_at is the query.
+CREATE FUNCTION @extschema@._tiers_at(tbl regclass, at timestamptz)
 RETURNS TABLE (customer_key text, tier @extschema@.tier)
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- One ordered pass over tier_history_as_of: the latest change of each key.
@@ -295,6 +314,12 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
              ORDER BY h.customer_key, h.changed_at DESC, h.history_id DESC) s
      WHERE s.new_tier IS NOT NULL
 $$;
+COMMENT ON FUNCTION @extschema@._tiers_at(regclass, timestamptz) IS 'internal: the query of custier.tiers_at';
+REVOKE ALL ON FUNCTION @extschema@._tiers_at(regclass, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.tiers_at(tbl regclass, at timestamptz)
+RETURNS TABLE (customer_key text, tier @extschema@.tier)
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'tiers_at';
 COMMENT ON FUNCTION @extschema@.tiers_at(regclass, timestamptz) IS 'every customer''s grade as it stood at a time, under the key it had then';
 
 CREATE FUNCTION @extschema@.tier_at(tbl regclass, customer_key text, at timestamptz)
@@ -361,10 +386,10 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses ALTERs that would rename, retype or unguard a managed table''s key and tier columns or disable its triggers';
+COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses ALTERs that would rename, retype or unguard a managed table''s key and tier columns or disable its triggers, and child tables of a managed table';
 
 CREATE EVENT TRIGGER custier_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
 CREATE EVENT TRIGGER custier_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER') EXECUTE FUNCTION @extschema@._on_ddl_end();
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE') EXECUTE FUNCTION @extschema@._on_ddl_end();
 COMMENT ON EVENT TRIGGER custier_sql_drop IS 'custier: forgets dropped managed tables, protects custier''s triggers';
 COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns and triggers intact';
