@@ -95,6 +95,19 @@ FROM evaluation_result WHERE evaluation_id = 3 ORDER BY customer_key::int;
 SELECT id, grade FROM ev_customer ORDER BY id;
 SELECT evaluation_id, customers, changed, proposed, batches FROM evaluation ORDER BY evaluation_id;
 
+-- A trigger of the table's own cannot use an evaluation's window to store
+-- another grade: the batch fails and nothing changes.
+INSERT INTO ev_customer VALUES (8, 'new, qualifies C', NULL);
+INSERT INTO ev_metrics VALUES (8, 150);
+CREATE FUNCTION ev_promote() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.grade := 'A'; RETURN NEW; END $$;
+CREATE TRIGGER ev_promote BEFORE UPDATE ON ev_customer FOR EACH ROW EXECUTE FUNCTION ev_promote();
+CALL run_evaluation('cycle', '2027-07-01');
+SELECT id, grade FROM ev_customer WHERE id = 8;
+SELECT count(*) AS evaluations FROM evaluation;
+DROP TRIGGER ev_promote ON ev_customer;
+DROP FUNCTION ev_promote();
+
 -- The guard still refuses a change made by hand.
 UPDATE ev_customer SET grade = 'A' WHERE id = 4;
 

@@ -173,12 +173,15 @@ evaluation_apply(PG_FUNCTION_ARGS)
 					 "   AND t.%s = r.customer_key::%s"
 					 "   AND (t.%s OPERATOR(custier.=) r.current_tier OR (t.%s IS NULL AND r.current_tier IS NULL))"
 					 "   AND (r.current_tier IS NULL OR %s"
-					 "        OR (%s AND r.proposed_tier OPERATOR(custier.>) r.current_tier))",
+					 "        OR (%s AND r.proposed_tier OPERATOR(custier.>) r.current_tier))"
+					 /* What was stored, after any BEFORE trigger of the table's own. */
+					 " RETURNING r.customer_key, t.%s OPERATOR(custier.=) r.proposed_tier",
 					 table, quote_identifier(tier_column),
 					 quote_identifier(key_column), key_type,
 					 quote_identifier(tier_column), quote_identifier(tier_column),
 					 strcmp(approval, "none") == 0 ? "true" : "false",
-					 strcmp(approval, "downgrade") == 0 ? "true" : "false");
+					 strcmp(approval, "downgrade") == 0 ? "true" : "false",
+					 quote_identifier(tier_column));
 
 	/* The others moved since (or the rule refused them): say so. */
 	initStringInfo(&skip_sql);
@@ -193,9 +196,31 @@ evaluation_apply(PG_FUNCTION_ARGS)
 	custier_begin_authorized_change(relid, 0, reason);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		uint64		row;
+
+		if (SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not apply evaluation " INT64_FORMAT, evaluation_id);
 		applied = (int64) SPI_processed;
+
+		/*
+		 * The window lets this statement's rows through; a trigger of the
+		 * table's own must not use it to store a grade the evaluation did
+		 * not decide.
+		 */
+		for (row = 0; row < SPI_processed; row++)
+		{
+			bool		stored_null;
+			Datum		as_decided = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &stored_null);
+
+			if (stored_null || !DatumGetBool(as_decided))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("a trigger on table %s changed the grade evaluation " INT64_FORMAT " wrote for customer \"%s\"",
+								table, evaluation_id,
+								SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1)),
+						 errdetail("Evaluation runs may only store the grade their policy decided."),
+						 errhint("Remove or fix the trigger that rewrites column %s.", quote_identifier(tier_column))));
+		}
 	}
 	PG_FINALLY();
 	{
