@@ -62,13 +62,13 @@ start_cluster() {
     chown postgres: "$CUSTIER_RUNDIR/data" "$CUSTIER_RUNDIR/sock"
     touch "$CUSTIER_RUNDIR/server.log"; chown postgres: "$CUSTIER_RUNDIR/server.log"
     as=(runuser -u postgres --)
-    export PGUSER=postgres
-  else
-    export PGUSER=$(id -un)
   fi
+  # The bootstrap superuser is "postgres" whoever runs it, so expected
+  # outputs that name the acting role are the same for root and for users.
+  export PGUSER=postgres
   AS_SERVER_USER=("${as[@]}")
   log "starting a throwaway cluster (socket $CUSTIER_RUNDIR/sock, port $CUSTIER_PORT)"
-  "${as[@]}" "$PGBIN/initdb" -D "$CUSTIER_RUNDIR/data" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  "${as[@]}" "$PGBIN/initdb" -D "$CUSTIER_RUNDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >> "$CUSTIER_RUNDIR/data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$CUSTIER_RUNDIR/sock'
