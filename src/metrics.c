@@ -796,41 +796,60 @@ value_metrics_finalfn(PG_FUNCTION_ARGS)
 /* ------------------------------------------------------------------------
  * period_amounts / period_counts(at, amount, as_of, period, periods)
  *
- * Bucket k (1-based) holds as_of - k*period < at <= as_of - (k-1)*period.
- * The boundaries are computed with timestamptz - interval (so months and
- * days follow the session TimeZone) once per (as_of, period, periods) and
- * kept in fn_extra; each row finds its bucket by binary search.
+ * Bucket k (1-based) holds as_of - k*period < at <= as_of - (k-1)*period;
+ * each row finds its bucket by binary search over the boundaries.
  * ------------------------------------------------------------------------
  */
-typedef struct PeriodBounds
-{
-	TimestampTz as_of;
-	Interval	period;
-	int32		periods;		/* -1 while not valid */
-	int32		capacity;
-	pg_tz	   *tz;				/* the TimeZone they were computed in */
-	TimestampTz bounds[FLEXIBLE_ARRAY_MEMBER];	/* periods + 1, decreasing */
-} PeriodBounds;
-
-typedef struct PeriodState
+/*
+ * as_of, period and periods describe the whole group (and, in practice, the
+ * whole statement), so they live once in a PeriodParams that the groups'
+ * states point to: the first one a call site sees is kept in fn_extra for
+ * the query (under fn_mcxt) and shared by every group passing the same
+ * values; a group passing other values gets its own, in the aggregate
+ * context.  The boundaries are computed with timestamptz - interval (so
+ * months and days follow the session TimeZone) once per PeriodParams and
+ * TimeZone.
+ */
+typedef struct PeriodParams
 {
 	TimestampTz as_of;
 	Interval	period;
 	int32		periods;
 	bool		amounts;		/* period_amounts (sums) or period_counts (counts) */
-	int64	   *counts;			/* period_counts */
-	/*
-	 * period_amounts keeps each sum as an int64 × 10^-scales[k] while it
-	 * fits, so that a group's state stays small enough for hash aggregation
-	 * in work_mem; the first amount that does not fit (or a NaN/±Infinity)
-	 * switches the group to full MoneySums in `wide`.
-	 */
-	int64	   *small;
-	uint8	   *scales;
+	pg_tz	   *tz;				/* the TimeZone of bounds, NULL before they are computed */
+	TimestampTz bounds[FLEXIBLE_ARRAY_MEMBER];	/* periods + 1, decreasing */
+} PeriodParams;
+
+/*
+ * A group's state is kept small (128 bytes for 12 periods, the allocator's
+ * size class) because hash aggregation holds one per group: a pointer to the
+ * shared parameters, then for period_amounts one display-scale byte per
+ * period (padded to 8) and one int64 sum per period × 10^-scale, while they
+ * fit; the first amount that does not (or a NaN/±Infinity) switches the
+ * group to full MoneySums in `wide`.  period_counts keeps one int64 count
+ * per period.
+ */
+typedef struct PeriodState
+{
+	PeriodParams *params;
 	MoneySum   *wide;
 } PeriodState;
 
 #define SMALL_SCALE_MAX 18
+
+static inline uint8 *
+period_scales(PeriodState *state)
+{
+	return (uint8 *) (state + 1);
+}
+
+/* period_amounts' int64 sums, or period_counts' counts */
+static inline int64 *
+period_slots(PeriodState *state)
+{
+	return (int64 *) ((char *) (state + 1) +
+					  (state->params->amounts ? TYPEALIGN(sizeof(int64), state->params->periods) : 0));
+}
 
 /* *sum (at *scale) += v (at vscale); false, changing nothing, when it does not fit. */
 static inline bool
@@ -853,23 +872,23 @@ small_add(int64 *sum, uint8 *scale, acc_int v, int vscale)
 
 /* Bucket k as a MoneySum, whichever form it is kept in. */
 static inline MoneySum
-period_money(const PeriodState *state, int k)
+period_money(PeriodState *state, int k)
 {
 	MoneySum	ms = {0};
 
 	if (state->wide)
 		return state->wide[k];
-	ms.sum = state->small[k];
-	ms.scale = state->scales[k];
+	ms.sum = period_slots(state)[k];
+	ms.scale = period_scales(state)[k];
 	return ms;
 }
 
 static void
 period_widen(PeriodState *state, MemoryContext cxt)
 {
-	MoneySum   *wide = MemoryContextAllocZero(cxt, sizeof(MoneySum) * state->periods);
+	MoneySum   *wide = MemoryContextAllocZero(cxt, sizeof(MoneySum) * state->params->periods);
 
-	for (int k = 0; k < state->periods; k++)
+	for (int k = 0; k < state->params->periods; k++)
 		wide[k] = period_money(state, k);
 	state->wide = wide;
 }
@@ -916,58 +935,94 @@ period_check_args(bool amounts, const Interval *period, int32 periods)
 				 errhint("A period is an interval such as '1 month' or '7 days' with no negative part.")));
 }
 
+static inline bool
+period_params_match(const PeriodParams *params, TimestampTz as_of, const Interval *period, int32 periods)
+{
+	return params->as_of == as_of && interval_identical(&params->period, period) &&
+		params->periods == periods;
+}
+
 #define PERIOD_SAME_HINT "as_of, period and periods describe the whole group: pass the same value on every row."
 
 static void
-period_check_same(const PeriodState *state, TimestampTz as_of, const Interval *period, int32 periods)
+period_check_same(const PeriodParams *params, TimestampTz as_of, const Interval *period, int32 periods)
 {
-	const char *fname = period_fname(state->amounts);
+	const char *fname = period_fname(params->amounts);
 
-	if (state->as_of != as_of)
+	if (params->as_of != as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: as_of differs within a group: \"%s\" and \"%s\"",
-						fname, timestamptz_text(state->as_of), timestamptz_text(as_of)),
+						fname, timestamptz_text(params->as_of), timestamptz_text(as_of)),
 				 errhint(PERIOD_SAME_HINT)));
-	if (!interval_identical(&state->period, period))
+	if (!interval_identical(&params->period, period))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: period differs within a group: \"%s\" and \"%s\"",
-						fname, interval_text(&state->period), interval_text(period)),
+						fname, interval_text(&params->period), interval_text(period)),
 				 errhint(PERIOD_SAME_HINT)));
-	if (state->periods != periods)
+	if (params->periods != periods)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: periods differs within a group: %d and %d",
-						fname, state->periods, periods),
+						fname, params->periods, periods),
 				 errhint(PERIOD_SAME_HINT)));
 }
 
-static PeriodState *
-period_new(MemoryContext cxt, bool amounts, TimestampTz as_of, const Interval *period, int32 periods)
+static PeriodParams *
+period_params_new(MemoryContext cxt, bool amounts, TimestampTz as_of, const Interval *period, int32 periods)
 {
-	Size		head = MAXALIGN(sizeof(PeriodState));
-	Size		size = head + sizeof(int64) * periods + (amounts ? periods : 0);
+	PeriodParams *params = MemoryContextAlloc(cxt, offsetof(PeriodParams, bounds) +
+											  (periods + 1) * sizeof(TimestampTz));
+
+	params->as_of = as_of;
+	params->period = *period;
+	params->periods = periods;
+	params->amounts = amounts;
+	params->tz = NULL;
+	return params;
+}
+
+/*
+ * The PeriodParams for a new state (arguments already checked): the call
+ * site's shared one when the values match, else a new one in cxt, where the
+ * state goes.
+ */
+static PeriodParams *
+period_params(FunctionCallInfo fcinfo, MemoryContext cxt, bool amounts,
+			  TimestampTz as_of, const Interval *period, int32 periods)
+{
+	PeriodParams *shared = (PeriodParams *) fcinfo->flinfo->fn_extra;
+
+	if (likely(shared != NULL && shared->amounts == amounts &&
+			   period_params_match(shared, as_of, period, periods)))
+		return shared;
+	if (shared == NULL)
+	{
+		shared = period_params_new(fcinfo->flinfo->fn_mcxt, amounts, as_of, period, periods);
+		fcinfo->flinfo->fn_extra = shared;
+		return shared;
+	}
+	return period_params_new(cxt, amounts, as_of, period, periods);
+}
+
+static PeriodState *
+period_new(MemoryContext cxt, PeriodParams *params)
+{
+	int			periods = params->periods;
+	Size		size = sizeof(PeriodState) + sizeof(int64) * periods +
+		(params->amounts ? TYPEALIGN(sizeof(int64), periods) : 0);
 	PeriodState *state = MemoryContextAllocZero(cxt, size);
 
+	StaticAssertStmt(sizeof(PeriodState) % sizeof(int64) == 0, "PeriodState must keep the int64 slots aligned");
 	acc_tables_init();
-	state->as_of = as_of;
-	state->period = *period;
-	state->periods = periods;
-	state->amounts = amounts;
-	if (amounts)
-	{
-		state->small = (int64 *) ((char *) state + head);
-		state->scales = (uint8 *) (state->small + periods);
-	}
-	else
-		state->counts = (int64 *) ((char *) state + head);
+	state->params = params;
 	return state;
 }
 
 /* Adds one amount to bucket k of a period_amounts state. */
 static inline void
-period_add_amount(PeriodState *state, int k, const NumericView *nv, Datum amount, MemoryContext aggcxt)
+period_add_amount(FunctionCallInfo fcinfo, PeriodState *state, int k, const NumericView *nv, Datum amount)
 {
 	acc_int		v;
 
@@ -975,81 +1030,68 @@ period_add_amount(PeriodState *state, int k, const NumericView *nv, Datum amount
 	{
 		if (likely(!nv->special && nv->dscale <= SMALL_SCALE_MAX &&
 				   numeric_view_scaled(nv, nv->dscale, &v) &&
-				   small_add(&state->small[k], &state->scales[k], v, nv->dscale)))
+				   small_add(&period_slots(state)[k], &period_scales(state)[k], v, nv->dscale)))
 			return;
-		period_widen(state, aggcxt);
+		period_widen(state, aggregate_context(fcinfo, "period_transfn"));
 	}
-	money_add(&state->wide[k], nv, amount, aggcxt);
+	money_add(&state->wide[k], nv, amount, aggregate_context(fcinfo, "period_transfn"));
 }
 
-static const TimestampTz *
-period_bounds(FunctionCallInfo fcinfo, const PeriodState *state)
+static pg_noinline void
+period_compute_bounds(PeriodParams *params)
 {
-	PeriodBounds *pb = (PeriodBounds *) fcinfo->flinfo->fn_extra;
-
-	if (likely(pb != NULL && pb->periods == state->periods && pb->as_of == state->as_of &&
-			   interval_identical(&pb->period, &state->period) && pb->tz == session_timezone))
-		return pb->bounds;
-
-	if (pb == NULL || pb->capacity < state->periods)
-	{
-		if (pb)
-			pfree(pb);
-		pb = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-								offsetof(PeriodBounds, bounds) + (state->periods + 1) * sizeof(TimestampTz));
-		pb->capacity = state->periods;
-		fcinfo->flinfo->fn_extra = pb;
-	}
-	pb->periods = -1;			/* not valid until complete */
-	pb->bounds[0] = state->as_of;
-	for (int k = 1; k <= state->periods; k++)
+	params->tz = NULL;			/* not valid until complete */
+	params->bounds[0] = params->as_of;
+	for (int k = 1; k <= params->periods; k++)
 	{
 		Interval	span;
 
-		if (pg_mul_s32_overflow(state->period.month, k, &span.month) ||
-			pg_mul_s32_overflow(state->period.day, k, &span.day) ||
-			pg_mul_s64_overflow(state->period.time, k, &span.time))
+		if (pg_mul_s32_overflow(params->period.month, k, &span.month) ||
+			pg_mul_s32_overflow(params->period.day, k, &span.day) ||
+			pg_mul_s64_overflow(params->period.time, k, &span.time))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 					 errmsg("%s: %d periods of \"%s\" are out of the interval range",
-							period_fname(state->amounts), k, interval_text(&state->period))));
-		pb->bounds[k] = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																TimestampTzGetDatum(state->as_of),
-																IntervalPGetDatum(&span)));
+							period_fname(params->amounts), k, interval_text(&params->period))));
+		params->bounds[k] = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																	TimestampTzGetDatum(params->as_of),
+																	IntervalPGetDatum(&span)));
 	}
-	pb->as_of = state->as_of;
-	pb->period = state->period;
-	pb->tz = session_timezone;
-	pb->periods = state->periods;
-	return pb->bounds;
+	params->tz = session_timezone;
 }
 
 /* 0-based bucket of `at`, or -1 when it is in no period. */
 static inline int
-period_bucket(const TimestampTz *bounds, int periods, TimestampTz at)
+period_bucket(PeriodParams *params, TimestampTz at)
 {
-	int			lo = 1,
-				hi = periods;
+	const TimestampTz *bounds;
+	const TimestampTz *b;
+	int			n = params->periods;
 
-	if (at > bounds[0] || at <= bounds[periods])
+	if (unlikely(params->tz != session_timezone))
+		period_compute_bounds(params);
+	bounds = params->bounds;
+	if (at > bounds[0] || at <= bounds[n])
 		return -1;
-	/* smallest k with bounds[k] < at; bounds[k-1] >= at follows */
-	while (lo < hi)
+	/*
+	 * The smallest k with bounds[k] < at (bounds[k-1] >= at follows), by a
+	 * binary search without branches on the data: rows' times are random, a
+	 * mispredicted branch per step cost more than the search.
+	 */
+	b = bounds + 1;
+	while (n > 1)
 	{
-		int			mid = (lo + hi) / 2;
+		int			half = n / 2;
 
-		if (bounds[mid] < at)
-			hi = mid;
-		else
-			lo = mid + 1;
+		b = (b[half - 1] < at) ? b : b + half;
+		n -= half;
 	}
-	return lo - 1;
+	return b - (bounds + 1);
 }
 
 static Datum
 period_transfn_common(FunctionCallInfo fcinfo, bool amounts)
 {
-	MemoryContext aggcxt = aggregate_context(fcinfo, "period_transfn");
 	PeriodState *state = PG_ARGISNULL(0) ? NULL : (PeriodState *) PG_GETARG_POINTER(0);
 	TimestampTz at;
 	TimestampTz as_of;
@@ -1058,35 +1100,37 @@ period_transfn_common(FunctionCallInfo fcinfo, bool amounts)
 	NumericView nv;
 	int			k;
 
-	for (int i = 1; i <= 5; i++)
-		if (PG_ARGISNULL(i))
-		{
-			if (state == NULL)
-				PG_RETURN_NULL();
-			PG_RETURN_POINTER(state);
-		}
+	if (unlikely(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
+				 PG_ARGISNULL(4) || PG_ARGISNULL(5)))
+	{
+		if (state == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(state);
+	}
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	as_of = PG_GETARG_TIMESTAMPTZ(3);
 	period = PG_GETARG_INTERVAL_P(4);
 	periods = PG_GETARG_INT32(5);
 	if (state == NULL)
 	{
+		MemoryContext aggcxt = aggregate_context(fcinfo, "period_transfn");
+
 		period_check_args(amounts, period, periods);
-		state = period_new(aggcxt, amounts, as_of, period, periods);
+		state = period_new(aggcxt, period_params(fcinfo, aggcxt, amounts, as_of, period, periods));
 	}
-	else
-		period_check_same(state, as_of, period, periods);
+	else if (unlikely(!period_params_match(state->params, as_of, period, periods)))
+		period_check_same(state->params, as_of, period, periods);
 
 	numeric_view(PG_GETARG_DATUM(2), &nv);
 	if (!amounts && !numeric_view_positive(&nv))
 		PG_RETURN_POINTER(state);
-	k = period_bucket(period_bounds(fcinfo, state), periods, at);
+	k = period_bucket(state->params, at);
 	if (k >= 0)
 	{
 		if (amounts)
-			period_add_amount(state, k, &nv, PG_GETARG_DATUM(2), aggcxt);
+			period_add_amount(fcinfo, state, k, &nv, PG_GETARG_DATUM(2));
 		else
-			state->counts[k]++;
+			period_slots(state)[k]++;
 	}
 	PG_RETURN_POINTER(state);
 }
@@ -1109,6 +1153,7 @@ period_combinefn(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt = aggregate_context(fcinfo, "period_combinefn");
 	PeriodState *a = PG_ARGISNULL(0) ? NULL : (PeriodState *) PG_GETARG_POINTER(0);
 	PeriodState *b = PG_ARGISNULL(1) ? NULL : (PeriodState *) PG_GETARG_POINTER(1);
+	PeriodParams *bp;
 
 	if (b == NULL)
 	{
@@ -1116,24 +1161,26 @@ period_combinefn(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
+	bp = b->params;
+	/* b (deserialized in a short-lived context) may not outlive a: intern its parameters */
 	if (a == NULL)
-		a = period_new(aggcxt, b->amounts, b->as_of, &b->period, b->periods);
-	else
-		period_check_same(a, b->as_of, &b->period, b->periods);
-	if (a->amounts != b->amounts)
+		a = period_new(aggcxt, period_params(fcinfo, aggcxt, bp->amounts, bp->as_of, &bp->period, bp->periods));
+	else if (a->params != bp && !period_params_match(a->params, bp->as_of, &bp->period, bp->periods))
+		period_check_same(a->params, bp->as_of, &bp->period, bp->periods);
+	if (a->params->amounts != bp->amounts)
 		elog(ERROR, "period_combinefn: mixed period_amounts and period_counts states");
-	for (int k = 0; k < a->periods; k++)
+	for (int k = 0; k < bp->periods; k++)
 	{
 		MoneySum	bk;
 
-		if (!a->amounts)
+		if (!bp->amounts)
 		{
-			a->counts[k] += b->counts[k];
+			period_slots(a)[k] += period_slots(b)[k];
 			continue;
 		}
 		bk = period_money(b, k);
 		if (a->wide == NULL && bk.specials == 0 && bk.spill == NULL &&
-			small_add(&a->small[k], &a->scales[k], bk.sum, bk.scale))
+			small_add(&period_slots(a)[k], &period_scales(a)[k], bk.sum, bk.scale))
 			continue;
 		if (a->wide == NULL)
 			period_widen(a, aggcxt);
@@ -1146,27 +1193,29 @@ Datum
 period_serialfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
+	PeriodParams *params;
 	StringInfoData buf;
 
 	aggregate_context(fcinfo, "period_serialfn");
 	state = (PeriodState *) PG_GETARG_POINTER(0);
+	params = state->params;
 	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, state->amounts ? 1 : 0);
-	pq_sendint64(&buf, state->as_of);
-	pq_sendint64(&buf, state->period.time);
-	pq_sendint32(&buf, state->period.day);
-	pq_sendint32(&buf, state->period.month);
-	pq_sendint32(&buf, state->periods);
-	for (int k = 0; k < state->periods; k++)
+	pq_sendbyte(&buf, params->amounts ? 1 : 0);
+	pq_sendint64(&buf, params->as_of);
+	pq_sendint64(&buf, params->period.time);
+	pq_sendint32(&buf, params->period.day);
+	pq_sendint32(&buf, params->period.month);
+	pq_sendint32(&buf, params->periods);
+	for (int k = 0; k < params->periods; k++)
 	{
-		if (state->amounts)
+		if (params->amounts)
 		{
 			MoneySum	ms = period_money(state, k);
 
 			money_send(&buf, &ms);
 		}
 		else
-			pq_sendint64(&buf, state->counts[k]);
+			pq_sendint64(&buf, period_slots(state)[k]);
 	}
 	PG_RETURN_BYTEA_P(finish_serial(&buf));
 }
@@ -1190,7 +1239,8 @@ period_deserialfn(PG_FUNCTION_ARGS)
 	period.month = pq_getmsgint(&buf, 4);
 	periods = pq_getmsgint(&buf, 4);
 	period_check_args(amounts, &period, periods);
-	state = period_new(CurrentMemoryContext, amounts, as_of, &period, periods);
+	state = period_new(CurrentMemoryContext,
+					   period_params(fcinfo, CurrentMemoryContext, amounts, as_of, &period, periods));
 	if (amounts)
 		period_widen(state, CurrentMemoryContext);
 	for (int k = 0; k < periods; k++)
@@ -1198,7 +1248,7 @@ period_deserialfn(PG_FUNCTION_ARGS)
 		if (amounts)
 			money_recv(&buf, &state->wide[k]);
 		else
-			state->counts[k] = pq_getmsgint64(&buf);
+			period_slots(state)[k] = pq_getmsgint64(&buf);
 	}
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(state);
@@ -1209,43 +1259,49 @@ Datum
 period_amounts_finalfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
+	int			periods;
 	Datum	   *elems;
 
 	aggregate_context(fcinfo, "period_amounts_finalfn");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (PeriodState *) PG_GETARG_POINTER(0);
-	elems = palloc(state->periods * sizeof(Datum));
-	for (int k = 0; k < state->periods; k++)
+	periods = state->params->periods;
+	elems = palloc(periods * sizeof(Datum));
+	for (int k = 0; k < periods; k++)
 	{
 		MoneySum	ms = period_money(state, k);
 
 		elems[k] = NumericGetDatum(money_result(&ms));
 	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->periods, NUMERICOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, periods, NUMERICOID, -1, false, TYPALIGN_INT));
 }
 
 Datum
 period_counts_finalfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
+	int			periods;
+	int64	   *counts;
 	Datum	   *elems;
 
 	aggregate_context(fcinfo, "period_counts_finalfn");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (PeriodState *) PG_GETARG_POINTER(0);
-	elems = palloc(state->periods * sizeof(Datum));
-	for (int k = 0; k < state->periods; k++)
+	periods = state->params->periods;
+	counts = period_slots(state);
+	elems = palloc(periods * sizeof(Datum));
+	for (int k = 0; k < periods; k++)
 	{
-		if (state->counts[k] > PG_INT32_MAX)
+		if (counts[k] > PG_INT32_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("period_counts: %lld purchases in period %d are out of range for type integer",
-							(long long) state->counts[k], k + 1)));
-		elems[k] = Int32GetDatum((int32) state->counts[k]);
+							(long long) counts[k], k + 1)));
+		elems[k] = Int32GetDatum((int32) counts[k]);
 	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->periods, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, periods, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
 /* ------------------------------------------------------------------------

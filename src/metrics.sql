@@ -55,7 +55,7 @@ CREATE FUNCTION @extschema@.period_counts_finalfn(internal) RETURNS integer[]
 CREATE AGGREGATE @extschema@.period_amounts(at timestamptz, amount numeric, as_of timestamptz, period interval, periods integer) (
     SFUNC = @extschema@.period_amounts_transfn,
     STYPE = internal,
-    SSPACE = 200,
+    SSPACE = 144,
     FINALFUNC = @extschema@.period_amounts_finalfn,
     COMBINEFUNC = @extschema@.period_combinefn,
     SERIALFUNC = @extschema@.period_serialfn,
@@ -65,7 +65,7 @@ CREATE AGGREGATE @extschema@.period_amounts(at timestamptz, amount numeric, as_o
 CREATE AGGREGATE @extschema@.period_counts(at timestamptz, amount numeric, as_of timestamptz, period interval, periods integer) (
     SFUNC = @extschema@.period_counts_transfn,
     STYPE = internal,
-    SSPACE = 160,
+    SSPACE = 144,
     FINALFUNC = @extschema@.period_counts_finalfn,
     COMBINEFUNC = @extschema@.period_combinefn,
     SERIALFUNC = @extschema@.period_serialfn,
