@@ -2,8 +2,9 @@
 -- customers, serial unless stated.  Goals (issue 3):
 --   value_metrics vs count/sum/min/max … FILTER          ratio <= 0.8
 --   period_amounts (12 months) vs 12 FILTERed sums       ratio <= 0.2
--- and, for information, the parallel speed-up with 2 workers and the ratio
--- to a bare count(*) … GROUP BY customer (the hash-aggregation floor).
+-- and, for information, the parallel speed-up with 2 workers, the ratio
+-- to a bare count(*) … GROUP BY customer (the hash-aggregation floor) and to
+-- a single sum(amount) … GROUP BY customer.
 \set QUIET 1
 DROP TABLE IF EXISTS bench_tx;
 CREATE TABLE bench_tx AS
@@ -54,7 +55,12 @@ UNION ALL
 SELECT * FROM bench.compare('period_amounts vs bare count(*) GROUP BY (floor)',
     $q$SELECT customer_id, custier.period_amounts(at, amount, '2025-01-01 00:00:00+00', '1 month', 12)
        FROM bench_tx GROUP BY customer_id$q$,
-    $q$SELECT customer_id, count(*) FROM bench_tx GROUP BY customer_id$q$, NULL, 5);
+    $q$SELECT customer_id, count(*) FROM bench_tx GROUP BY customer_id$q$, NULL, 5)
+UNION ALL
+SELECT * FROM bench.compare('period_amounts vs one sum(amount) GROUP BY',
+    $q$SELECT customer_id, custier.period_amounts(at, amount, '2025-01-01 00:00:00+00', '1 month', 12)
+       FROM bench_tx GROUP BY customer_id$q$,
+    $q$SELECT customer_id, sum(amount) FROM bench_tx GROUP BY customer_id$q$, NULL, 5);
 \set QUIET 1
 -- Parallel: 2 workers against serial, same query (ratio < 1 is a speed-up).
 CREATE FUNCTION pg_temp.parallel_ms(q text) RETURNS double precision LANGUAGE plpgsql AS $$

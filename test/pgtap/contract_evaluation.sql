@@ -4,37 +4,11 @@
 -- upgrade_after/downgrade_after look back on). CALL run_evaluation commits,
 -- so it is checked in contract_evaluation_run.sql.
 -- Every description cites the SPEC line it checks.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir contract_setup.inc
 SET LOCAL TimeZone = 'UTC';
 
 SELECT plan(26);
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
-CREATE FUNCTION pg_temp.sig(n text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(replace(pg_get_function_arguments(p.oid), 'IN ', '') || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure'), ' | '
-                      ORDER BY pg_get_function_arguments(p.oid))
-    FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace AND p.proname = n $$;
-CREATE FUNCTION pg_temp.cols(t text, c text[]) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(x.c || ' ' || coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                                               WHERE a.attrelid = ('custier.' || t)::regclass AND a.attname = x.c
-                                                 AND a.attnum > 0 AND NOT a.attisdropped), 'MISSING'), ', ' ORDER BY x.i)
-    FROM unnest(c) WITH ORDINALITY x(c, i) $$;
 SET LOCAL check_function_bodies = off;
 -- state(): what evaluate() must not change.
 CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$

@@ -1,48 +1,10 @@
 -- pgTAP acceptance: SPEC §4 "Managed tables and grade history", checked
 -- black-box from the contract (README where SPEC leaves a detail open).
 -- Every description cites the SPEC line it checks.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir contract_setup.inc
 
 SELECT plan(68);
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
--- err_as(role, sql): err() as another role.
-CREATE FUNCTION pg_temp.err_as(r text, q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE format('SET ROLE %I', r);
-    EXECUTE q;
-    RESET ROLE;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
-CREATE FUNCTION pg_temp.sig(n text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure'), ' | '
-                      ORDER BY pg_get_function_arguments(p.oid))
-    FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace AND p.proname = n $$;
-CREATE FUNCTION pg_temp.cols(t text, c text[]) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(x.c || ' ' || coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                                               WHERE a.attrelid = ('custier.' || t)::regclass AND a.attname = x.c
-                                                 AND a.attnum > 0 AND NOT a.attisdropped), 'MISSING'), ', ' ORDER BY x.i)
-    FROM unnest(c) WITH ORDINALITY x(c, i) $$;
 -- hist(tbl): the history of one table as "key:old>new" in order, NULL shown as '-'.
 CREATE FUNCTION pg_temp.hist(t regclass) RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(customer_key || ':' || coalesce(old_tier::text, '-') || '>' || coalesce(new_tier::text, '-'), ' ' ORDER BY history_id)

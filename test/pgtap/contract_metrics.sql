@@ -1,31 +1,10 @@
 -- pgTAP acceptance: SPEC §2 "Value-metric aggregates", checked black-box
 -- from the contract alone. Every description cites the SPEC line it checks.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir contract_setup.inc
 SET LOCAL TimeZone = 'UTC';
 
 SELECT plan(65);
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
-CREATE FUNCTION pg_temp.sig(n text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure'), ' | '
-                      ORDER BY pg_get_function_arguments(p.oid))
-    FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace AND p.proname = n $$;
 -- agg(name): "kind parallel combine serial deserial" facts of custier.<name>.
 CREATE FUNCTION pg_temp.agg(n text) RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(format('%s %s combine=%s serial=%s deserial=%s internal=%s', p.prokind, p.proparallel,
@@ -120,12 +99,6 @@ SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
 SET LOCAL max_parallel_workers_per_gather = 2;
 SET LOCAL parallel_leader_participation = off;
-CREATE FUNCTION pg_temp.plan(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; o text := '';
-BEGIN
-    FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
-    RETURN o;
-END $$;
 SELECT matches(pg_temp.plan($$SELECT custier.value_metrics(at, amount), custier.period_amounts(at, amount, '2025-01-01', '1 month', 14),
                                      custier.period_counts(at, amount, '2025-01-01', '1 month', 14), custier.share(amount > 50)
                               FROM contract_metrics_purchase$$), 'Partial Aggregate',

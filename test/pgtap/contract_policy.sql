@@ -1,31 +1,10 @@
 -- pgTAP acceptance: SPEC §3 "Policies and tier assignment", checked black-box
 -- from the contract (README where SPEC leaves a detail open).
 -- Every description cites the SPEC line it checks.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir contract_setup.inc
 
 SELECT plan(104);
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
-CREATE FUNCTION pg_temp.sig(n text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure'), ' | '
-                      ORDER BY pg_get_function_arguments(p.oid))
-    FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace AND p.proname = n $$;
 -- dry(sql): run a statement and roll it back; NULL if it succeeded, else its error.
 CREATE FUNCTION pg_temp.dry(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text;
@@ -36,12 +15,6 @@ EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
     RETURN CASE WHEN s = 'P0099' THEN NULL ELSE jsonb_build_object('state', s, 'message', m) END;
 END $$;
--- cols(table, columns[]): "col type" of the named columns of custier.<table>, in the order given ("col MISSING" if absent).
-CREATE FUNCTION pg_temp.cols(t text, c text[]) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(x.c || ' ' || coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                                               WHERE a.attrelid = ('custier.' || t)::regclass AND a.attname = x.c
-                                                 AND a.attnum > 0 AND NOT a.attisdropped), 'MISSING'), ', ' ORDER BY x.i)
-    FROM unnest(c) WITH ORDINALITY x(c, i) $$;
 -- pk(table): the primary key columns of custier.<table>, in order.
 CREATE FUNCTION pg_temp.pk(t text) RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(a.attname, ',' ORDER BY k.i)

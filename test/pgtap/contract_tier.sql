@@ -1,40 +1,10 @@
 -- pgTAP acceptance: SPEC preamble and §1 "The tier type", checked black-box
 -- from the contract alone. Every description cites the SPEC line it checks.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir contract_setup.inc
 
 SELECT plan(94);
 
--- err(sql): the error a statement raises, as {state, message, hint, detail}; NULL if none.
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; h text; d text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, d = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('state', s, 'message', m, 'hint', nullif(h, ''), 'detail', nullif(d, ''));
-END $$;
--- sig(name): every overload of custier.<name> as "args -> result", sorted.
-CREATE FUNCTION pg_temp.sig(n text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure'), ' | '
-                      ORDER BY pg_get_function_arguments(p.oid))
-    FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace AND p.proname = n $$;
 
--- plan(sql): the text of EXPLAIN (COSTS OFF).
-CREATE FUNCTION pg_temp.plan(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; o text := '';
-BEGIN
-    FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
-    RETURN o;
-END $$;
 
 -- Preamble
 SELECT has_schema('custier', 'SPEC preamble: "Everything lives in schema custier (CREATE EXTENSION custier creates it"');
