@@ -803,10 +803,11 @@ value_metrics_finalfn(PG_FUNCTION_ARGS)
 /*
  * as_of, period and periods describe the whole group (and, in practice, the
  * whole statement), so they live once in a PeriodParams that the groups'
- * states point to: the first one a call site sees is kept in fn_extra for
- * the query (under fn_mcxt) and shared by every group passing the same
- * values; a group passing other values gets its own, in the aggregate
- * context.  The boundaries are computed with timestamptz - interval (so
+ * states point to: a call site keeps the first PERIOD_PARAMS_SHARED sets of
+ * values it sees in fn_extra for the query (under fn_mcxt), each shared by
+ * every group passing the same values (as_of often varies by segment, not by
+ * customer); a group passing yet other values gets its own, in the
+ * aggregate context.  The boundaries are computed with timestamptz - interval (so
  * months and days follow the session TimeZone) once per PeriodParams and
  * TimeZone.
  */
@@ -819,6 +820,15 @@ typedef struct PeriodParams
 	pg_tz	   *tz;				/* the TimeZone of bounds, NULL before they are computed */
 	TimestampTz bounds[FLEXIBLE_ARRAY_MEMBER];	/* periods + 1, decreasing */
 } PeriodParams;
+
+#define PERIOD_PARAMS_SHARED 16
+
+/* A call site's shared PeriodParams (fn_extra, under fn_mcxt). */
+typedef struct PeriodParamsSet
+{
+	int			n;
+	PeriodParams *params[PERIOD_PARAMS_SHARED];
+} PeriodParamsSet;
 
 /*
  * A group's state is kept small (128 bytes for 12 periods, the allocator's
@@ -984,25 +994,29 @@ period_params_new(MemoryContext cxt, bool amounts, TimestampTz as_of, const Inte
 }
 
 /*
- * The PeriodParams for a new state (arguments already checked): the call
- * site's shared one when the values match, else a new one in cxt, where the
- * state goes.
+ * The PeriodParams for a new state (arguments already checked): one of the
+ * call site's shared ones when the values match, a new shared one while
+ * there is room, else a new one in cxt, where the state goes.
  */
 static PeriodParams *
 period_params(FunctionCallInfo fcinfo, MemoryContext cxt, bool amounts,
 			  TimestampTz as_of, const Interval *period, int32 periods)
 {
-	PeriodParams *shared = (PeriodParams *) fcinfo->flinfo->fn_extra;
+	PeriodParamsSet *set = (PeriodParamsSet *) fcinfo->flinfo->fn_extra;
 
-	if (likely(shared != NULL && shared->amounts == amounts &&
-			   period_params_match(shared, as_of, period, periods)))
-		return shared;
-	if (shared == NULL)
+	if (set == NULL)
 	{
-		shared = period_params_new(fcinfo->flinfo->fn_mcxt, amounts, as_of, period, periods);
-		fcinfo->flinfo->fn_extra = shared;
-		return shared;
+		set = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PeriodParamsSet));
+		fcinfo->flinfo->fn_extra = set;
 	}
+	/* once per new group, not per row: a linear search is enough */
+	for (int i = 0; i < set->n; i++)
+		if (set->params[i]->amounts == amounts &&
+			period_params_match(set->params[i], as_of, period, periods))
+			return set->params[i];
+	if (set->n < PERIOD_PARAMS_SHARED)
+		return set->params[set->n++] =
+			period_params_new(fcinfo->flinfo->fn_mcxt, amounts, as_of, period, periods);
 	return period_params_new(cxt, amounts, as_of, period, periods);
 }
 

@@ -12,7 +12,7 @@ SET search_path = public, custier;
 -- Month buckets below cross the DST changes of this zone.
 SET LOCAL TimeZone = 'Europe/Berlin';
 
-SELECT plan(21);
+SELECT plan(23);
 
 -- 120k transactions of 4000 customers over two years: cents, whole amounts,
 -- high-scale and huge amounts (beyond 64 bits), refunds, zeros, NULLs.
@@ -93,6 +93,18 @@ SELECT results_eq('SELECT (custier.value_metrics(at, amount)).monetary::text, cu
                   'SELECT sum(amount) FILTER (WHERE at IS NOT NULL)::text, (SELECT array_agg(coalesce((SELECT sum(t.amount) FROM tap_tx t WHERE t.at > timestamptz ''2025-01-01 00:00'' - k * interval ''1 month'' AND t.at <= timestamptz ''2025-01-01 00:00'' - (k - 1) * interval ''1 month''), 0) ORDER BY k) FROM generate_series(1, 12) k)::text FROM tap_tx',
                   'one group over every row, parallel: monetary and period_amounts = sum()');
 RESET max_parallel_workers_per_gather;
+
+-- as_of varying by customer: 40 distinct values, more than a call site
+-- shares (16), so groups get shared and private parameters alike; hashed
+-- and spilling (work_mem 64kB), then sorted.
+\set pv_candidate 'SELECT customer_id, custier.period_amounts(at, amount, timestamptz ''2025-01-01 00:00'' - (customer_id % 40) * interval ''1 day 1 hour'', ''1 month'', 3)::text FROM tap_tx GROUP BY 1 ORDER BY 1'
+\set pv_baseline 'SELECT customer_id, ARRAY[coalesce(sum(amount) FILTER (WHERE at > a - interval ''1 month'' AND at <= a), 0), coalesce(sum(amount) FILTER (WHERE at > a - interval ''2 months'' AND at <= a - interval ''1 month''), 0), coalesce(sum(amount) FILTER (WHERE at > a - interval ''3 months'' AND at <= a - interval ''2 months''), 0)]::text FROM (SELECT *, timestamptz ''2025-01-01 00:00'' - (customer_id % 40) * interval ''1 day 1 hour'' AS a FROM tap_tx) t GROUP BY 1 ORDER BY 1'
+SET LOCAL work_mem = '64kB';
+SELECT results_eq(:'pv_candidate', :'pv_baseline', 'period_amounts with as_of varying by customer = FILTERed sums (hashed, spilling)');
+SET LOCAL enable_hashagg = off;
+SELECT results_eq(:'pv_candidate', :'pv_baseline', 'period_amounts with as_of varying by customer = FILTERed sums (sorted)');
+RESET enable_hashagg;
+RESET work_mem;
 
 -- Helpers agree with their SQL definitions on every generated customer.
 CREATE TABLE tap_m AS SELECT customer_id, custier.value_metrics(at, amount) AS m FROM tap_tx GROUP BY customer_id;
