@@ -13,23 +13,44 @@ WARN_CFLAGS='-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-init
 
 log() { printf '\n== %s\n' "$*"; }
 
-# need_packages PKG... — installs what is missing when root, else says what to install.
+# need_packages PKG... — installs what is missing (as root, or through
+# passwordless sudo), else says what to install.  Then checks that the
+# tools the scripts use are really there.
 need_packages() {
-  local missing=() p
+  local missing=() p as_root=()
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -eq 0 ]; then
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        as_root=(sudo -n)
+      else
+        echo "custier: missing Debian packages: ${missing[*]}" >&2
+        echo "  install them with: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+      fi
+    fi
     log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "custier: missing Debian packages: ${missing[*]}" >&2
-    echo "  install them with: sudo apt-get install ${missing[*]}" >&2
-    exit 1
+    local aptlog
+    aptlog=$(mktemp)
+    # A fresh machine has no package lists; a stale source must not stop us
+    # when the lists we need are there.
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$aptlog" 2>&1 ||
+      echo "custier: apt-get update reported errors; trying the install anyway" >&2
+    if ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1; then
+      echo "custier: installing ${missing[*]} failed:" >&2
+      tail -n 30 "$aptlog" >&2
+      rm -f "$aptlog"
+      exit 1
+    fi
+    rm -f "$aptlog"
   fi
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      { echo "custier: package $p is still not installed" >&2; exit 1; }
+  done
 }
 
 # build_custier [extra make args] — warnings are errors.
