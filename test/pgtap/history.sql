@@ -1,14 +1,6 @@
 -- pgTAP: privileges, append-only and row-level security of the history and
 -- adjustment modules (SPEC §4, §5): what PUBLIC may do, what nobody may do.
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir setup.inc
 
 SELECT plan(23);
 

@@ -1,14 +1,6 @@
 -- pgTAP: every value-metric aggregate against a built-in SQL formulation on
 -- 120k generated rows, serial and with parallel aggregation forced (SPEC §2).
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir setup.inc
 -- Month buckets below cross the DST changes of this zone.
 SET LOCAL TimeZone = 'Europe/Berlin';
 

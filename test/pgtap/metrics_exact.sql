@@ -5,15 +5,7 @@
 -- digits, values at the int64/int128 edges, zeros with a scale, NaN and
 -- ±Infinity — serially, with partial aggregation (combine), and in parallel
 -- (serialize/deserialize, including the numeric overflow state).
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir setup.inc
 SET LOCAL TimeZone = 'UTC';
 
 SELECT plan(14);

@@ -1,14 +1,6 @@
 -- pgTAP: assign_tier/score against hand-written SQL on 100k generated rows,
 -- edits seen by the next statement, catalog and privilege facts (SPEC §3).
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir setup.inc
 
 SELECT plan(22);
 

@@ -1,13 +1,5 @@
 -- pgTAP: catalog facts and round trips for custier.tier (SPEC §1).
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-SET client_min_messages = warning;
-BEGIN;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS custier;
-SET search_path = public, custier;
+\ir setup.inc
 
 SELECT plan(21);
 
