@@ -122,6 +122,29 @@ $$;
 COMMENT ON FUNCTION @extschema@._acts_for(name, name) IS 'internal: can the (non-superuser) proposer act as the approver: a member of its role, or the session''s login';
 REVOKE ALL ON FUNCTION @extschema@._acts_for(name, name) FROM PUBLIC;
 
+-- The approval preconditions, checked by approve() and again by the state
+-- machine for a direct UPDATE to approved/applied.
+CREATE FUNCTION @extschema@._check_approvable(a custier.adjustment, actor name) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF custier._acts_for(a.proposed_by, actor) THEN
+        RAISE EXCEPTION 'adjustment % was proposed by %, who can act as %: % cannot approve it',
+                        a.adjustment_id, a.proposed_by, actor, actor
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Another role must approve it (four eyes): one its proposer is not a member of, in a session the proposer did not log in.';
+    END IF;
+    missing := custier._missing_reviews(a);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'adjustment % still needs the review of: %', a.adjustment_id, missing
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Each department records its opinion with custier.review.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_approvable(custier.adjustment, name) IS 'internal: raises unless the actor may approve the adjustment now (four eyes, every review in)';
+REVOKE ALL ON FUNCTION @extschema@._check_approvable(custier.adjustment, name) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._adjustment_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -130,7 +153,6 @@ DECLARE
     lowest  custier.tier;
     cur     record;
     open_id bigint;
-    missing text;
     found_rows bigint;
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -213,17 +235,7 @@ BEGIN
             RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', OLD.adjustment_id, actor
                 USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
         END IF;
-        IF custier._acts_for(OLD.proposed_by, actor) THEN
-            RAISE EXCEPTION 'adjustment % was proposed by %, who can act as %: % cannot approve it',
-                            OLD.adjustment_id, OLD.proposed_by, actor, actor
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'Another role must approve it (four eyes): one its proposer is not a member of, in a session the proposer did not log in.';
-        END IF;
-        missing := custier._missing_reviews(OLD);
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'adjustment % still needs the review of: %', OLD.adjustment_id, missing
-                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Each department records its opinion with custier.review.';
-        END IF;
+        PERFORM custier._check_approvable(OLD, actor);
     WHEN 'rejected' THEN
         IF NEW.decision_note IS NULL OR btrim(NEW.decision_note) = '' THEN
             RAISE EXCEPTION 'rejecting adjustment % needs a note', OLD.adjustment_id
@@ -357,7 +369,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a       custier.adjustment;
     m       custier.managed_table;
-    missing text;
 BEGIN
     -- The lock makes concurrent approvals, rejections and withdrawals queue.
     SELECT * INTO a FROM custier.adjustment x WHERE x.adjustment_id = _approval.adjustment_id FOR UPDATE;
@@ -372,17 +383,7 @@ BEGIN
         RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', a.adjustment_id, a.proposed_by
             USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
     END IF;
-    IF custier._acts_for(a.proposed_by, custier._actor()) THEN
-        RAISE EXCEPTION 'adjustment % was proposed by %, who can act as %: % cannot approve it',
-                        a.adjustment_id, a.proposed_by, custier._actor(), custier._actor()
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Another role must approve it (four eyes): one its proposer is not a member of, in a session the proposer did not log in.';
-    END IF;
-    missing := custier._missing_reviews(a);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'adjustment % still needs the review of: %', a.adjustment_id, missing
-            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Each department records its opinion with custier.review.';
-    END IF;
+    PERFORM custier._check_approvable(a, custier._actor());
     SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = a.tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is no longer managed by custier', a.tbl USING ERRCODE = 'object_not_in_prerequisite_state';
