@@ -24,5 +24,8 @@ psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE custier_tap' >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d custier_tap -c "ALTER DATABASE custier_tap SET search_path = \"\$user\", public, custier" >/dev/null
 pg_prove --ext .sql -d custier_tap test/pgtap/ || status=1
 
+log "update from 0.1.0 compared with a fresh install"
+bash .ci/upgrade-check.sh || status=1
+
 if [ $status -eq 0 ]; then log "all tests passed"; else log "TESTS FAILED"; fi
 exit $status
