@@ -21,6 +21,10 @@ DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
 DATA        = $(EXTENSION)--0.1.0.sql
 EXTRA_CLEAN = $(DATA_built)
+# The manual: every doc/*.md, installed into share/doc/.../extension/custier/
+# (set after the PGXS include below, so generic names such as guide.md
+# cannot collide with another extension's docs).
+DOCS       := $(wildcard doc/*.md)
 
 # pg_regress: inputs in sql/, expected output in expected/ (see README).
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -33,6 +37,7 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+docmoduledir := extension/custier
 else
 # Without the server headers only the two scripted commands work: they
 # install what is missing first.

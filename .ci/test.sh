@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# `make test`: build with warnings as errors, then pg_regress + isolation
-# (make installcheck) and the pgTAP suites (pg_prove) on a throwaway cluster.
+# `make test`: build with warnings as errors, then on a throwaway cluster
+# pg_regress + isolation specs (make installcheck), the pgTAP suites
+# (pg_prove), the docs test (every ```sql block of README.md and doc/*.md)
+# and the 0.1.0 update check.  Each step's full output goes to a log that is
+# printed only when the step fails; a green run prints one line per step and
+# a summary.
 source "$(dirname "$0")/cluster.sh"
 cd "$CUSTIER_TOP"
+started=$SECONDS
 
 need_packages make gcc postgresql-$PGVER postgresql-server-dev-$PGVER \
   postgresql-$PGVER-pgtap libtap-parser-sourcehandler-pgtap-perl
 build_custier
 start_cluster
+logs=$CUSTIER_RUNDIR/logs
+mkdir -p "$logs"
 
 status=0
+failed=()
+step_failed() { status=1; failed+=("$1"); }
+
 log "pg_regress and isolation specs (make installcheck)"
 rm -rf results output_iso regression.diffs regression.out
-if ! make -s installcheck PG_CFLAGS="$WARN_CFLAGS"; then
-  status=1
+if make -s installcheck PG_CFLAGS="$WARN_CFLAGS" > "$logs/installcheck" 2>&1; then
+  mapfile -t passed < <(sed -n 's/^ *All \([0-9]*\) tests passed\. *$/\1/p' "$logs/installcheck")
+  n_regress=${passed[0]:-?} n_iso=${passed[1]:-?}
+  echo "pg_regress: $n_regress tests passed; isolation: $n_iso specs passed"
+else
+  step_failed "pg_regress/isolation"
+  grep -E '^(test |     |not ok|ok )|FAILED|failed' "$logs/installcheck" || cat "$logs/installcheck"
   for d in regression.diffs output_iso/regression.diffs; do
     [ -f "$d" ] && { echo "--- $d ---"; head -n 300 "$d"; }
   done
@@ -22,10 +37,29 @@ fi
 log "pgTAP suites (pg_prove)"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE custier_tap' >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d custier_tap -c "ALTER DATABASE custier_tap SET search_path = \"\$user\", public, custier" >/dev/null
-pg_prove --ext .sql -d custier_tap test/pgtap/ || status=1
+if pg_prove --ext .sql -d custier_tap test/pgtap/ > "$logs/pgtap" 2>&1; then
+  tap=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\),.*/\1 files, \2 assertions/p' "$logs/pgtap")
+  echo "pgTAP: $tap passed"
+else
+  step_failed "pgTAP"
+  cat "$logs/pgtap"
+fi
+
+log "docs: every sql block of README.md and doc/*.md"
+if perl test/docs/check.pl README.md $(ls doc/*.md 2>/dev/null) > "$logs/docs" 2>&1; then
+  cat "$logs/docs"
+else
+  step_failed "docs"
+  cat "$logs/docs"
+fi
 
 log "update from 0.1.0 compared with a fresh install"
-bash .ci/upgrade-check.sh || status=1
+bash .ci/upgrade-check.sh || step_failed "update check"
 
-if [ $status -eq 0 ]; then log "all tests passed"; else log "TESTS FAILED"; fi
+elapsed=$((SECONDS - started))
+if [ $status -eq 0 ]; then
+  log "all tests passed in ${elapsed}s: ${n_regress} pg_regress, ${n_iso} isolation, pgTAP ${tap}, $(sed -n 's/^docs: \([0-9]*\) sql blocks.*/\1/p' "$logs/docs") docs blocks, update check"
+else
+  log "TESTS FAILED (${failed[*]}) after ${elapsed}s"
+fi
 exit $status

@@ -8,19 +8,19 @@
 --     <= 0.05; on 20k rows, since the PL/pgSQL one takes ~1 ms a row).
 \set QUIET 1
 SET client_min_messages = warning;
-DELETE FROM custier.policy WHERE name = 'bench_seeds';
+DELETE FROM custier.policy WHERE name = 'bench_standard';
 INSERT INTO custier.policy (name, lowest, description)
-VALUES ('bench_seeds', 'D', 'the seeds'' A/B/C/D standard');
+VALUES ('bench_standard', 'D', 'the A/B/C/D grading standard');
 INSERT INTO custier.policy_criterion (policy, metric) VALUES
-    ('bench_seeds', 'amount'), ('bench_seeds', 'purchases'), ('bench_seeds', 'potential'),
-    ('bench_seeds', 'stability'), ('bench_seeds', 'influence');
+    ('bench_standard', 'amount'), ('bench_standard', 'purchases'), ('bench_standard', 'potential'),
+    ('bench_standard', 'stability'), ('bench_standard', 'influence');
 INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES
-    ('bench_seeds', 'amount', 'A', 1000000), ('bench_seeds', 'purchases', 'A', 12),
-    ('bench_seeds', 'potential', 'A', 8), ('bench_seeds', 'stability', 'A', 3),
-    ('bench_seeds', 'influence', 'A', 7),
-    ('bench_seeds', 'amount', 'B', 500000), ('bench_seeds', 'purchases', 'B', 6),
-    ('bench_seeds', 'potential', 'B', 6), ('bench_seeds', 'stability', 'B', 2),
-    ('bench_seeds', 'amount', 'C', 100000), ('bench_seeds', 'purchases', 'C', 3);
+    ('bench_standard', 'amount', 'A', 1000000), ('bench_standard', 'purchases', 'A', 12),
+    ('bench_standard', 'potential', 'A', 8), ('bench_standard', 'stability', 'A', 3),
+    ('bench_standard', 'influence', 'A', 7),
+    ('bench_standard', 'amount', 'B', 500000), ('bench_standard', 'purchases', 'B', 6),
+    ('bench_standard', 'potential', 'B', 6), ('bench_standard', 'stability', 'B', 2),
+    ('bench_standard', 'amount', 'C', 100000), ('bench_standard', 'purchases', 'C', 3);
 
 DROP TABLE IF EXISTS bench_metrics;
 CREATE TABLE bench_metrics AS
@@ -75,26 +75,26 @@ FROM (SELECT customer_id, CASE WHEN amount >= 1000000 AND purchases >= 12 AND po
             WHEN amount >= 500000 AND purchases >= 6 AND potential >= 6 AND stability >= 2 THEN 'B'::custier.tier
             WHEN amount >= 100000 AND purchases >= 3 THEN 'C'::custier.tier
             ELSE 'D'::custier.tier END AS by_hand,
-             custier.assign_tier('bench_seeds', m) AS by_policy FROM bench_metrics m) s
+             custier.assign_tier('bench_standard', m) AS by_policy FROM bench_metrics m) s
 WHERE by_hand <> by_policy;
 
 \echo '1M rows (3: 20k rows); medians of 5 runs; ratio = candidate / baseline'
 SELECT * FROM bench.compare('assign_tier(policy, row) vs hand-written CASE',
-    $q$SELECT custier.assign_tier('bench_seeds', m) FROM bench_metrics m$q$,
+    $q$SELECT custier.assign_tier('bench_standard', m) FROM bench_metrics m$q$,
     $q$SELECT tier FROM bench_case$q$, '<= 1.5', 5)
 UNION ALL
 SELECT * FROM bench.compare('assign_tier(policy, jsonb) vs building the jsonb',
-    $q$SELECT custier.assign_tier('bench_seeds', jsonb_build_object('amount', amount, 'purchases', purchases,
+    $q$SELECT custier.assign_tier('bench_standard', jsonb_build_object('amount', amount, 'purchases', purchases,
         'potential', potential, 'stability', stability, 'influence', influence)) FROM bench_metrics$q$,
     $q$SELECT jsonb_build_object('amount', amount, 'purchases', purchases,
         'potential', potential, 'stability', stability, 'influence', influence) FROM bench_metrics$q$, '<= 1.3', 5)
 UNION ALL
 SELECT * FROM bench.compare('assign_tier(policy, jsonb) C vs PL/pgSQL',
-    $q$SELECT custier.assign_tier('bench_seeds', to_jsonb(m)) FROM (SELECT * FROM bench_metrics LIMIT 20000) m$q$,
-    $q$SELECT bench.assign_tier_plpgsql('bench_seeds', to_jsonb(m)) FROM (SELECT * FROM bench_metrics LIMIT 20000) m$q$, '<= 0.05', 5);
+    $q$SELECT custier.assign_tier('bench_standard', to_jsonb(m)) FROM (SELECT * FROM bench_metrics LIMIT 20000) m$q$,
+    $q$SELECT bench.assign_tier_plpgsql('bench_standard', to_jsonb(m)) FROM (SELECT * FROM bench_metrics LIMIT 20000) m$q$, '<= 0.05', 5);
 
 \set QUIET 1
 DROP VIEW bench_case;
 DROP TABLE bench_metrics;
 DROP FUNCTION bench.assign_tier_plpgsql(text, jsonb);
-DELETE FROM custier.policy WHERE name = 'bench_seeds';
+DELETE FROM custier.policy WHERE name = 'bench_standard';

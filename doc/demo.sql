@@ -4,6 +4,7 @@
 \set QUIET 1
 \set ON_ERROR_STOP 1
 \pset footer off
+\pset pager off
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 CREATE EXTENSION custier;
@@ -12,6 +13,7 @@ SET search_path = public, custier;
 
 \echo
 \echo '=== 1. The data: 50 000 customers, 1 000 000 purchases (2025-2026), surveys and tickets'
+\echo '(generating the data takes about half a minute)'
 CREATE TABLE customer (
     customer_id int PRIMARY KEY,
     name        text NOT NULL,
@@ -22,6 +24,7 @@ INSERT INTO customer
 SELECT i, format('Customer %s', i), (ARRAY['North', 'South', 'East', 'West'])[1 + i % 4], NULL
 FROM generate_series(1, 50000) i;
 
+\echo '  50 000 customers done; 1 000 000 purchases ...'
 -- Low ids buy more often; each customer has its own basket size and trend.
 CREATE TABLE purchase (customer_id int NOT NULL, at timestamptz NOT NULL, amount numeric(12,2) NOT NULL);
 INSERT INTO purchase
@@ -36,6 +39,7 @@ FROM (SELECT i AS r,
              '2025-01-01'::timestamptz + ((hashint4(i * 7) & 2147483647) % 63072000) * interval '1 second' AS at
       FROM generate_series(1, 1000000) i) s;
 CREATE INDEX ON purchase (customer_id);
+\echo '  surveys and tickets ...'
 CREATE TABLE survey (customer_id int, answered_at timestamptz, score int);
 INSERT INTO survey
 SELECT 1 + (hashint4(i) & 2147483647) % 50000, '2025-01-01'::timestamptz + (i % 730) * interval '1 day',
@@ -45,6 +49,7 @@ INSERT INTO ticket
 SELECT 1 + (hashint4(i) & 2147483647) % 50000, o,
        o + ((hashint4(i * 13) & 2147483647) % 96) * interval '1 hour'
 FROM (SELECT i, '2025-01-01'::timestamptz + (i % 700) * interval '1 day' AS o FROM generate_series(1, 10000) i) s;
+\echo '  analyzing ...'
 ANALYZE customer, purchase, survey, ticket;
 \unset QUIET
 SELECT count(*) AS purchases, count(DISTINCT customer_id) AS buying_customers,
@@ -75,7 +80,7 @@ SELECT * FROM customer_metrics WHERE customer_id IN (1, 500, 20000) ORDER BY cus
 \set QUIET 1
 
 \echo
-\echo '=== 3. The policy: the seeds'' A/B/C/D standard'
+\echo '=== 3. The policy: policy "standard", the A/B/C/D grading standard'
 INSERT INTO policy (name, method, lowest, period, upgrade_after, downgrade_after, max_step, approval,
                     metrics_source, key_column, description)
 VALUES ('standard', 'thresholds', 'D', '6 months', 2, 1, 1, 'downgrade', 'customer_metrics', 'customer_id',
@@ -127,6 +132,7 @@ SELECT current_tier, proposed_tier, count(*) AS customers
 FROM evaluate('standard', '2026-06-30 23:59:59+00')
 WHERE current_tier <> qualified_tier GROUP BY 1, 2 ORDER BY 1 DESC, 2 DESC;
 \timing on
+\echo 'Running the evaluation (50 000 customers, 5 batches) ...'
 CALL run_evaluation('standard', '2026-06-30 23:59:59+00', 10000);
 \timing off
 SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 1 GROUP BY action ORDER BY action;
@@ -165,6 +171,7 @@ SELECT event, actor, count(*) FROM adjustment_event GROUP BY 1, 2 ORDER BY min(e
 \echo
 \echo '=== 7. Cycle 2 (as of 2026-12-31): two good cycles in a row earn an upgrade'
 UPDATE demo_clock SET as_of = '2026-12-31 23:59:59+00';
+\echo 'Running the evaluation ...'
 \timing on
 CALL run_evaluation('standard', '2026-12-31 23:59:59+00', 10000);
 \timing off

@@ -8,7 +8,7 @@ RESET client_min_messages;
 SET search_path = public, custier;
 \set VERBOSITY terse
 
--- The seeds' A/B/C/D standard: purchase amount, purchase count, potential
+-- The A/B/C/D grading standard: purchase amount, purchase count, potential
 -- (1..10) and days to pay (lower is better).
 INSERT INTO policy (name, description) VALUES ('seeds', 'A/B/C/D by amount, purchases, potential and days to pay');
 INSERT INTO policy_tier (policy, tier, label) VALUES
