@@ -2,8 +2,10 @@
 # The docs test: runs every ```sql block of the Markdown files named on the
 # command line, in order, each file in a fresh database, and checks them.
 #
-#   perl test/docs/check.pl README.md doc/*.md      (needs PGHOST etc. set,
-#                                                    as a superuser)
+#   perl test/docs/check.pl [--update] README.md doc/*.md   (PGHOST etc. set,
+#   as a superuser; --update rewrites each ```output block that differs with
+#   what psql printed: put an empty ```output block after a ```sql block and
+#   run it to fill it in, then read the result before committing it)
 #
 # Rules (test/README.md explains them to doc writers):
 # - a ```sql block must run without error, unless its first line is
@@ -22,6 +24,7 @@
 use strict;
 use warnings;
 
+my $update = (@ARGV && $ARGV[0] eq "--update") ? shift @ARGV : undef;
 my $psql = $ENV{PSQL} // 'psql';
 my @files = @ARGV or die "usage: $0 FILE.md...\n";
 my ($nfiles, $nblocks, $noutputs, $nerrors, @failures) = (0, 0, 0, 0);
@@ -102,6 +105,7 @@ sub blocks_of {
                 } else {
                     $blocks[-1]{output} = join('', @body);
                     $blocks[-1]{output_line} = $start;
+                    $blocks[-1]{output_end} = $end;
                 }
             }
             next;
@@ -189,6 +193,7 @@ for my $file (@files) {
             $noutputs++;
             my ($want, $got) = (normalize($b->{output}), normalize($out{$k}));
             if ($want ne $got) {
+                if ($update) { $b->{replace} = $got; next; }
                 my $diff = '';
                 my $tmp = "/tmp/custier-docs-diff.$$";
                 open(my $w, '>', "$tmp.want"); print $w "$want\n"; close $w;
@@ -198,6 +203,15 @@ for my $file (@files) {
                 fail("$file:$b->{output_line}: output differs from the documented one (- documented, + actual):\n$diff");
             }
         }
+    }
+
+    if ($update && grep { defined $_->{replace} } @blocks) {
+        open(my $fh, '<', $file) or die; my @lines = <$fh>; close $fh;
+        for my $b (reverse grep { defined $_->{replace} } @blocks) {
+            splice(@lines, $b->{output_line}, $b->{output_end} - $b->{output_line} - 1, map { "$_\n" } split /\n/, $b->{replace}, -1);
+        }
+        open($fh, '>', $file) or die; print $fh @lines; close $fh;
+        print "docs test: rewrote the output blocks of $file that differed\n";
     }
 
     # Drop what the file left: its roles, then its database.
