@@ -118,7 +118,7 @@ SELECT manage('customer', 'customer_id', 'grade', 'standard', require_approval =
 SELECT coalesce(grade::text, '(none: no purchases yet)') AS grade, count(*) AS customers,
        round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
 FROM customer GROUP BY customer.grade ORDER BY customer.grade DESC NULLS LAST;
-\echo 'From now on a grade change by hand is refused: it has to go through the form.'
+\echo 'From now on a grade change by hand is refused (the ERROR below is expected): it has to go through the form.'
 \set ON_ERROR_STOP 0
 UPDATE customer SET grade = 'A' WHERE customer_id = 49999;
 \set ON_ERROR_STOP 1

@@ -1,4 +1,4 @@
--- custier adjustments (SPEC §5): propose, review, approve / reject / withdraw,
+-- custier adjustments (see doc/reference.md): propose, review, approve / reject / withdraw,
 -- the state machine enforced by triggers, four eyes, and every refusal.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS custier CASCADE;

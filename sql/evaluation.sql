@@ -1,4 +1,4 @@
--- Evaluation runs (SPEC §6): a three-cycle scenario that exercises every rule.
+-- Evaluation runs (see doc/reference.md): a three-cycle scenario that exercises every rule.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS custier CASCADE;
 CREATE EXTENSION custier;

@@ -1,5 +1,5 @@
 -- run_evaluation() resumes after its backend is killed mid-run, doing every
--- customer exactly once (SPEC §6).  A second session (dblink) runs the
+-- customer exactly once (see doc/reference.md).  A second session (dblink) runs the
 -- evaluation in batches of 100; this session holds a row lock that the 5th
 -- batch waits on, kills the runner there, and calls run_evaluation again.
 SET client_min_messages = warning;

@@ -1,4 +1,4 @@
--- custier history (SPEC §4): managed tables, grade history, as-of queries,
+-- custier history (see doc/reference.md): managed tables, grade history, as-of queries,
 -- the approval guard, and what tampering attempts run into.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS custier CASCADE;

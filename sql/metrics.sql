@@ -1,4 +1,4 @@
--- metrics: value-metric aggregates and helpers (SPEC §2).  Small hand-checked cases.
+-- metrics: value-metric aggregates and helpers (see doc/reference.md).  Small hand-checked cases.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS custier CASCADE;
 CREATE EXTENSION custier;

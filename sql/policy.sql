@@ -1,4 +1,4 @@
--- Policies and tier assignment (SPEC §3): both methods, scores, explain,
+-- Policies and tier assignment (see doc/reference.md): both methods, scores, explain,
 -- NULL and missing metrics, bound inclusivity, lower-is-better criteria,
 -- jsonb and record input, and when an edit is seen.
 SET client_min_messages = warning;

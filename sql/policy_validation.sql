@@ -1,4 +1,4 @@
--- Policy validation (SPEC §3): every inconsistent edit is refused with an
+-- Policy validation (see doc/reference.md): every inconsistent edit is refused with an
 -- error naming the policy, metric and tier, and changes nothing; the audit
 -- log; privileges; pg_dump registration.
 SET client_min_messages = warning;

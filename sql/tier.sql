@@ -1,4 +1,4 @@
--- The custier.tier type (SPEC §1): input, output, order, arithmetic, casts.
+-- The custier.tier type (see doc/reference.md): input, output, order, arithmetic, casts.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS custier;
 RESET client_min_messages;

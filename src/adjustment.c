@@ -1,5 +1,5 @@
 /*
- * adjustment.c — the adjustment functions (SPEC §5).  Each captures the
+ * adjustment.c — the adjustment functions (see doc/reference.md).  Each captures the
  * role that called it (the actor custier records) and runs the SQL side as
  * custier's owner; the state machine itself is in the tables' triggers
  * (src/adjustment.sql), so direct writes obey it as well.

@@ -1,4 +1,4 @@
--- adjustment.sql — adjustment approvals (SPEC §5): tables whose triggers are
+-- adjustment.sql — adjustment approvals (see doc/reference.md): tables whose triggers are
 -- the state machine, and the functions users call (C in src/adjustment.c).
 --
 --   proposed ──approve──▶ applied      (approve records the decision and applies the grade at once)

@@ -1,5 +1,5 @@
 /*
- * evaluation.c — evaluation runs (SPEC §6): the hysteresis rule, and the
+ * evaluation.c — evaluation runs (see doc/reference.md): the hysteresis rule, and the
  * one place where an evaluation's decisions reach a managed table.
  */
 #include "postgres.h"

@@ -1,5 +1,5 @@
 /*
- * history.c — managed tables and grade history (SPEC §4).
+ * history.c — managed tables and grade history (see doc/reference.md).
  *
  * The history triggers on a managed table collect each grade change of a
  * statement in backend memory (AFTER ROW) and write them in one go (AFTER

@@ -1,4 +1,4 @@
--- history.sql — managed tables and grade history (SPEC §4); C in src/history.c.
+-- history.sql — managed tables and grade history (see doc/reference.md); C in src/history.c.
 
 -- ---------------------------------------------------------------------
 -- Registry of managed tables

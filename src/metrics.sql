@@ -1,4 +1,4 @@
--- metrics.sql — value-metric aggregates and helpers (SPEC §2; src/metrics.c).
+-- metrics.sql — value-metric aggregates and helpers (see doc/reference.md; src/metrics.c).
 
 CREATE TYPE @extschema@.value_metrics AS (
     purchases      bigint,

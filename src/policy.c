@@ -1,5 +1,5 @@
 /*
- * policy.c — tier assignment from a grading policy (SPEC §3):
+ * policy.c — tier assignment from a grading policy (see doc/reference.md):
  * custier.assign_tier, custier.score and custier.explain over a jsonb object
  * or a row, plus the triggers that keep compiled policies fresh and audit
  * every policy edit.

@@ -1,4 +1,4 @@
--- policy.sql — grading policies (SPEC §3): tables, validation, assign_tier/score/explain (src/policy.c).
+-- policy.sql — grading policies (see doc/reference.md): tables, validation, assign_tier/score/explain (src/policy.c).
 
 CREATE TABLE @extschema@.policy (
     name            text PRIMARY KEY CHECK (name <> ''),
