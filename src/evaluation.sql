@@ -13,8 +13,10 @@ CREATE TABLE @extschema@.evaluation (
     batches       integer NOT NULL DEFAULT 0,
     last_key      text,
     started_by    name NOT NULL DEFAULT CURRENT_USER,
+    dropped_table text,
     UNIQUE (policy, as_of)
 );
+COMMENT ON COLUMN @extschema@.evaluation.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 COMMENT ON TABLE @extschema@.evaluation IS 'one row per evaluation run of a policy: progress (customers done so far), changes applied and proposed';
 
 CREATE TABLE @extschema@.evaluation_result (
