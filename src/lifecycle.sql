@@ -16,7 +16,7 @@ REVOKE ALL ON FUNCTION @extschema@._restoring() FROM PUBLIC;
 CREATE FUNCTION @extschema@._restore_load(tbl regclass) RETURNS boolean
     LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'custier_restore_load_sql';
 COMMENT ON FUNCTION @extschema@._restore_load(regclass) IS 'internal, for triggers: does this row of tbl arrive through a restore (the owner''s top-level COPY FROM STDIN into it, before custier was used)?';
-REVOKE ALL ON FUNCTION @extschema@._restore_load(regclass) FROM PUBLIC;
+-- Executable by all: it only answers a question, and policy editors' writes fire triggers that ask it.
 
 CREATE FUNCTION @extschema@.in_use_trigger() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'custier_in_use_trigger';
@@ -59,7 +59,6 @@ REVOKE ALL ON FUNCTION @extschema@._restore_pending(regclass, text) FROM PUBLIC;
 CREATE FUNCTION @extschema@._forgetting() RETURNS boolean
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'custier_forgetting';
 COMMENT ON FUNCTION @extschema@._forgetting() IS 'internal: true while custier._forget_table re-points a dropped table''s rows';
-REVOKE ALL ON FUNCTION @extschema@._forgetting() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._forget_table(tbl oid, name text) RETURNS void
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'custier_forget_table';
