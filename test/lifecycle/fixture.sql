@@ -14,7 +14,9 @@ DO $$ BEGIN
 -- Metrics and customers: a text key (guarded) and an integer key.
 CREATE TABLE lc_metrics (id text PRIMARY KEY, amount numeric);
 CREATE TABLE lc_customer (id text PRIMARY KEY, name text, grade tier);
-CREATE TABLE lc_branch (no int NOT NULL UNIQUE, grade tier, note text);
+-- lc_branch had a column dropped: restored, its columns are numbered anew.
+CREATE TABLE lc_branch (legacy int, no int NOT NULL UNIQUE, grade tier, note text);
+ALTER TABLE lc_branch DROP COLUMN legacy;
 CREATE TABLE lc_gone (id int PRIMARY KEY, grade tier);
 INSERT INTO lc_customer SELECT 'C' || lpad(i::text, 3, '0'), 'customer ' || i,
        (ARRAY['B', 'C', 'D', NULL])[1 + i % 4]::tier FROM generate_series(1, 40) i;
@@ -76,5 +78,8 @@ CALL run_evaluation('lc', '2026-01-01', 7);
 UPDATE lc_metrics SET amount = amount + 300 WHERE id < 'C010';
 CALL run_evaluation('lc', '2026-02-01', 9);
 
--- A managed table dropped: its history stays.
+-- A managed table dropped: its history stays (psql -v keep_gone=1 keeps it).
+\if :{?keep_gone}
+\else
 DROP TABLE lc_gone;
+\endif

@@ -7,7 +7,13 @@
 SET search_path = pg_catalog;
 SET row_security = off;
 SET TimeZone = 'UTC';
-SELECT format('SELECT %L, count(*) OVER (), t::text FROM %s t ORDER BY t::text COLLATE "C";', c.oid::regclass, c.oid::regclass)
+-- psql -v strip='{col,...}' leaves those columns out (columns an update adds).
+\if :{?strip}
+\else
+\set strip '{}'
+\endif
+SELECT format('SELECT %L, count(*) OVER (), (to_jsonb(t) - %L::text[])::text FROM %s t ORDER BY (to_jsonb(t) - %2$L::text[])::text COLLATE "C";',
+              c.oid::regclass, :'strip', c.oid::regclass)
   FROM pg_class c
  WHERE c.relnamespace = 'custier'::regnamespace AND c.relkind = 'r'
  ORDER BY c.relname \gexec
