@@ -239,6 +239,12 @@ typedef struct Appender
 	CommandId	cid;
 } Appender;
 
+/*
+ * natts: the columns of the installed version; trailing columns that a later
+ * version added (dropped_table) may be missing until ALTER EXTENSION UPDATE.
+ */
+#define APPENDER_OPTIONAL_COLUMNS 1
+
 static void
 appender_open(Appender *a, const char *relname, int natts, const char *const *attnames)
 {
@@ -251,12 +257,12 @@ appender_open(Appender *a, const char *relname, int natts, const char *const *at
 	a->rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(a->rel);
 	/* The tuples we form assume the installed layout. */
-	if (desc->natts != natts)
+	if (desc->natts > natts || desc->natts < natts - APPENDER_OPTIONAL_COLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("custier.%s has been altered: expected %d columns, found %d",
 						relname, natts, desc->natts)));
-	for (i = 0; i < natts; i++)
+	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 

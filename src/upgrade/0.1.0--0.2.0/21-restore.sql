@@ -189,19 +189,3 @@ BEGIN
     RETURN NULL;
 END
 $$;
-
-CREATE OR REPLACE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m       record;
-    problem text;
-BEGIN
-    FOR m IN SELECT * FROM custier.managed_table LOOP
-        problem := custier._managed_problem(m.tbl, m.key_column, m.tier_column, m.require_approval);
-        IF problem IS NOT NULL AND NOT custier._restore_pending(m.tbl, problem) THEN
-            RAISE EXCEPTION 'table % is managed by custier: %', m.tbl, problem
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = format('Call custier.unmanage(%L) first.', m.tbl);
-        END IF;
-    END LOOP;
-END $$;

@@ -24,3 +24,13 @@ BEGIN
     END LOOP;
 END
 $do$;
+
+-- Rows about tables dropped under 0.1.0 still carry the bare OID, which a
+-- new table may take: forget it (the name is lost; the OID is kept in it).
+SELECT @extschema@._forget_table(t.tbl, pg_catalog.format('(dropped before custier 0.2.0; OID %s)', t.tbl))
+  FROM (SELECT h.tbl::oid AS tbl FROM @extschema@.tier_history h
+        UNION SELECT k.tbl::oid FROM @extschema@.customer_key_change k
+        UNION SELECT a.tbl::oid FROM @extschema@.adjustment a
+        UNION SELECT e.tbl::oid FROM @extschema@.evaluation e) t
+ WHERE t.tbl OPERATOR(pg_catalog.<>) 0
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t.tbl);
