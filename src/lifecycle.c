@@ -292,7 +292,8 @@ custier_forget_table(PG_FUNCTION_ARGS)
 	if (get_rel_name(relid) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation %u still exists: custier only forgets dropped tables", relid)));
+				 errmsg("table %s still exists: custier only forgets dropped tables",
+						get_rel_name(relid))));
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = PointerGetDatum(name);
 
