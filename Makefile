@@ -20,7 +20,8 @@ OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
 DATA        = $(EXTENSION)--0.1.0.sql
-EXTRA_CLEAN = $(DATA_built)
+EXTRA_CLEAN = $(DATA_built) $(EXTENSION)-$(EXTVERSION).zip
+DOCS        = $(wildcard doc/*.md)
 
 # pg_regress: inputs in sql/, expected output in expected/ (see README).
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -52,7 +53,7 @@ $(UPDATE_0_2_0): $(UPDATE_PARTS) $(patsubst %,src/%.sql,$(NEW_MODULES)) Makefile
 	    '\echo Use "ALTER EXTENSION custier UPDATE TO '"'"'0.2.0'"'"'" to load this file. \quit'; \
 	  for f in $(UPDATE_BEFORE) $(patsubst %,src/%.sql,$(NEW_MODULES)) $(UPDATE_AFTER); do printf '\n-- ==== %s ====\n' "$$f"; cat $$f; done ) > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench dist
 # Builds with warnings as errors, runs pg_regress, isolation and pgTAP suites
 # on a throwaway cluster (installing Debian packages first when root).
 test:
@@ -62,3 +63,6 @@ demo:
 	bash .ci/demo.sh
 bench:
 	bash bench/run.sh $(BENCH)
+# The release archive for PGXN: what git has at HEAD, under custier-VERSION/.
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD

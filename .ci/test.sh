@@ -35,6 +35,7 @@ bash test/lifecycle/update-data.sh || status=1
 
 log "dump and restore (plain, custom, directory -j 4)"
 bash test/lifecycle/dump-restore.sh || status=1
+bash test/lifecycle/packaging.sh || status=1
 
 if [ $status -eq 0 ]; then log "all tests passed"; else log "TESTS FAILED"; fi
 exit $status
