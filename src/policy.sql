@@ -329,9 +329,8 @@ COMMENT ON FUNCTION @extschema@.policy_edited() IS
 
 -- The audit log: every edit of a policy table, who made it and when, with
 -- the old and new row.  Append-only for every role, owner included.
--- audit_id is deliberately not unique: restoring a dump re-inserts the policy
--- rows, whose audit rows take ids before the log's own rows (and its sequence)
--- are restored; a key would make every restore fail.
+-- audit_id is indexed, not unique (a restore replays the log as it was:
+-- see src/lifecycle.c; 0.1.0 re-audited restored policy rows).
 CREATE TABLE @extschema@.policy_audit (
     audit_id   bigserial NOT NULL,
     changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
