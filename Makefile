@@ -5,10 +5,10 @@ EXTENSION   = custier
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 # Modules in dependency order: each is src/<name>.c plus src/<name>.sql.
-CUSTIER_MODULES = tier metrics policy history adjustment evaluation
+CUSTIER_MODULES = tier metrics policy history adjustment evaluation lifecycle
 PRESENT_MODULES = $(foreach m,$(CUSTIER_MODULES),$(if $(wildcard src/$(m).sql),$(m)))
 # Modules that 0.1.0 did not have: the update script runs their SQL as is.
-NEW_MODULES     =
+NEW_MODULES     = lifecycle
 # The update script from 0.1.0 (see src/upgrade/README.md).
 UPDATE_0_2_0    = $(EXTENSION)--0.1.0--0.2.0.sql
 UPDATE_PARTS    = $(sort $(wildcard src/upgrade/0.1.0--0.2.0/*.sql))
@@ -20,7 +20,7 @@ OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
 DATA        = $(EXTENSION)--0.1.0.sql
-EXTRA_CLEAN = $(DATA_built)
+EXTRA_CLEAN = $(DATA_built) $(EXTENSION)-$(EXTVERSION).zip
 # The manual: every doc/*.md, installed into share/doc/.../extension/custier/
 # (set after the PGXS include below, so generic names such as guide.md
 # cannot collide with another extension's docs).
@@ -57,7 +57,7 @@ $(UPDATE_0_2_0): $(UPDATE_PARTS) $(patsubst %,src/%.sql,$(NEW_MODULES)) Makefile
 	    '\echo Use "ALTER EXTENSION custier UPDATE TO '"'"'0.2.0'"'"'" to load this file. \quit'; \
 	  for f in $(UPDATE_BEFORE) $(patsubst %,src/%.sql,$(NEW_MODULES)) $(UPDATE_AFTER); do printf '\n-- ==== %s ====\n' "$$f"; cat $$f; done ) > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench dist
 # Builds with warnings as errors, runs pg_regress, isolation and pgTAP suites
 # on a throwaway cluster (installing Debian packages first when root).
 test:
@@ -67,3 +67,6 @@ demo:
 	bash .ci/demo.sh
 bench:
 	bash bench/run.sh $(BENCH)
+# The release archive for PGXN: what git has at HEAD, under custier-VERSION/.
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD

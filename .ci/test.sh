@@ -20,9 +20,12 @@ status=0
 failed=()
 step_failed() { status=1; failed+=("$1"); }
 
-log "pg_regress and isolation specs (make installcheck)"
+# As a superuser not named postgres: outputs must not depend on who runs
+# them (the pgTAP suites below run as postgres).
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE ROLE custier_admin SUPERUSER LOGIN' >/dev/null
+log "pg_regress and isolation specs (make installcheck, as superuser custier_admin)"
 rm -rf results output_iso regression.diffs regression.out
-if make -s installcheck PG_CFLAGS="$WARN_CFLAGS" > "$logs/installcheck" 2>&1; then
+if PGUSER=custier_admin make -s installcheck PG_CFLAGS="$WARN_CFLAGS" > "$logs/installcheck" 2>&1; then
   mapfile -t passed < <(sed -n 's/^ *All \([0-9]*\) tests passed\. *$/\1/p' "$logs/installcheck")
   n_regress=${passed[0]:-?} n_iso=${passed[1]:-?}
   echo "pg_regress: $n_regress tests passed; isolation: $n_iso specs passed"
@@ -56,9 +59,15 @@ fi
 log "update from 0.1.0 compared with a fresh install"
 bash .ci/upgrade-check.sh || step_failed "update check"
 
+log "update from 0.1.0 of a database in use keeps its data"
+bash test/lifecycle/update-data.sh > "$logs/update-data" 2>&1 && grep "^custier" "$logs/update-data" || { step_failed "update with data"; cat "$logs/update-data"; }
+
+log "dump and restore (plain, custom, directory -j 4), packaging"
+{ bash test/lifecycle/dump-restore.sh && bash test/lifecycle/packaging.sh; } > "$logs/dump-restore" 2>&1 && grep "^custier" "$logs/dump-restore" || { step_failed "dump/restore"; cat "$logs/dump-restore"; }
+
 elapsed=$((SECONDS - started))
 if [ $status -eq 0 ]; then
-  log "all tests passed in ${elapsed}s: ${n_regress} pg_regress, ${n_iso} isolation, pgTAP ${tap}, $(sed -n 's/^docs: \([0-9]*\) sql blocks.*/\1/p' "$logs/docs") docs blocks, update check"
+  log "all tests passed in ${elapsed}s: ${n_regress} pg_regress, ${n_iso} isolation, pgTAP ${tap}, $(sed -n 's/^docs: \([0-9]*\) sql blocks.*/\1/p' "$logs/docs") docs blocks, update check, dump/restore"
 else
   log "TESTS FAILED (${failed[*]}) after ${elapsed}s"
 fi

@@ -75,7 +75,7 @@ SET ROLE custier_test_evaluation_manager;
 SELECT approve(adjustment_id, 'ok') FROM adjustment WHERE customer_key = '3';
 RESET ROLE;
 SELECT customer_key, from_tier, to_tier, status, decided_by FROM adjustment ORDER BY adjustment_id;
-SELECT customer_key, old_tier, new_tier, adjustment_id, changed_by, reason FROM tier_history
+SELECT customer_key, old_tier, new_tier, adjustment_id, CASE WHEN changed_by = current_user THEN 'current_user' ELSE changed_by END AS changed_by, reason FROM tier_history
 WHERE tbl = 'ev_customer'::regclass AND customer_key = '3' ORDER BY history_id;
 
 -- Cycle 2: customer 6 now qualifies C, 7 only C; 3 (now C) still qualifies D.

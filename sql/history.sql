@@ -50,8 +50,8 @@ SELECT count(*) AS history_rows FROM custier.tier_history;
 
 -- Managing records the grades the table holds now.
 SELECT custier.manage('customer', 'id', 'grade', 'retail');
-SELECT tbl, key_column, tier_column, policy, require_approval, managed_by FROM custier.managed_table;
-SELECT customer_key, old_tier, new_tier, changed_by, adjustment_id, reason
+SELECT tbl, key_column, tier_column, policy, require_approval, CASE WHEN managed_by = current_user THEN 'current_user' ELSE managed_by END AS managed_by FROM custier.managed_table;
+SELECT customer_key, old_tier, new_tier, CASE WHEN changed_by = current_user THEN 'current_user' ELSE changed_by END AS changed_by, adjustment_id, reason
   FROM custier.tier_history ORDER BY history_id;
 SELECT clock_timestamp() AS t0 \gset
 
@@ -79,7 +79,7 @@ SELECT clock_timestamp() AS t2 \gset
 UPDATE customer SET grade = 'B', id = 11 WHERE id = 10;
 SELECT customer_key, old_tier, new_tier, reason
   FROM custier.tier_history WHERE changed_at > :'t1' ORDER BY history_id;
-SELECT old_key, new_key, changed_by FROM custier.customer_key_change ORDER BY changed_at;
+SELECT old_key, new_key, CASE WHEN changed_by = current_user THEN 'current_user' ELSE changed_by END AS changed_by FROM custier.customer_key_change ORDER BY changed_at;
 
 -- As-of queries.
 SELECT * FROM custier.tiers_at('customer', :'t0') ORDER BY customer_key;

@@ -22,10 +22,12 @@ CREATE TABLE @extschema@.adjustment (
     decided_by    name,
     decided_at    timestamptz,
     decision_note text,
-    evaluation_id bigint
+    evaluation_id bigint,
+    dropped_table text
 );
 COMMENT ON TABLE @extschema@.adjustment IS 'grade change requests (客户级别调整申请): proposed, reviewed, then approved and applied, rejected or withdrawn';
 -- At most one open adjustment per customer, whatever races.
+COMMENT ON COLUMN @extschema@.adjustment.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 CREATE UNIQUE INDEX adjustment_open ON @extschema@.adjustment (tbl, customer_key) WHERE status IN ('proposed', 'approved');
 COMMENT ON INDEX @extschema@.adjustment_open IS 'one open adjustment per customer';
 
@@ -155,6 +157,9 @@ DECLARE
     open_id bigint;
     found_rows bigint;
 BEGIN
+    -- A restore replays the rows as they were; a dropped table's rows are re-pointed.
+    IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
+    IF TG_OP = 'UPDATE' AND custier._forgetting() THEN RETURN NEW; END IF;
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'adjustment % cannot be deleted: adjustments are a record', OLD.adjustment_id
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Withdraw or reject it instead.';
@@ -259,6 +264,7 @@ COMMENT ON FUNCTION @extschema@._adjustment_guard() IS 'trigger: the adjustment 
 CREATE FUNCTION @extschema@._adjustment_logged() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF custier._forgetting() OR custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
     PERFORM custier._adjustment_log(NEW, NEW.status,
         CASE TG_OP WHEN 'INSERT' THEN jsonb_build_object('reason', NEW.reason, 'evidence', NEW.evidence)
                    ELSE jsonb_build_object('note', NEW.decision_note) END);
@@ -281,6 +287,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a custier.adjustment;
 BEGIN
+    IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
     IF TG_OP <> 'INSERT' THEN
         RAISE EXCEPTION 'reviews cannot be changed or removed'
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -318,6 +325,7 @@ COMMENT ON FUNCTION @extschema@._review_guard() IS 'trigger: a review is recorde
 CREATE FUNCTION @extschema@._review_logged() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
     PERFORM custier._adjustment_log(a, 'reviewed',
         jsonb_build_object('department', NEW.department, 'opinion', NEW.opinion, 'comment', NEW.comment))
        FROM custier.adjustment a WHERE a.adjustment_id = NEW.adjustment_id;

@@ -13,8 +13,10 @@ CREATE TABLE @extschema@.evaluation (
     batches       integer NOT NULL DEFAULT 0,
     last_key      text,
     started_by    name NOT NULL DEFAULT CURRENT_USER,
+    dropped_table text,
     UNIQUE (policy, as_of)
 );
+COMMENT ON COLUMN @extschema@.evaluation.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 COMMENT ON TABLE @extschema@.evaluation IS 'one row per evaluation run of a policy: progress (customers done so far), changes applied and proposed';
 
 CREATE TABLE @extschema@.evaluation_result (
@@ -133,6 +135,28 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query that evaluates a policy''s customers';
 
+-- The last key of a batch, in the key column's order (its type's btree
+-- opclass and its own collation, as ORDER BY t.key in the batch query):
+-- the database collation would put an ICU or nondeterministic collation's
+-- keys in another order, and not every key type has max().
+CREATE FUNCTION @extschema@._evaluation_last_key(p_evaluation_id bigint, p_batch integer, p_tbl regclass,
+                                                 p_key_column name, p_key_type text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coll text;
+    last text;
+BEGIN
+    SELECT CASE WHEN a.attcollation <> 0 THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END INTO coll
+      FROM pg_attribute a WHERE a.attrelid = p_tbl AND a.attname = p_key_column AND NOT a.attisdropped;
+    EXECUTE format('SELECT r.customer_key FROM custier.evaluation_result r
+                     WHERE r.evaluation_id = $1 AND r.batch = $2
+                     ORDER BY CAST(r.customer_key AS %s)%s DESC LIMIT 1', p_key_type, coalesce(coll, ''))
+       INTO last USING p_evaluation_id, p_batch;
+    RETURN last;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) IS 'internal: the last customer of a batch in the key column''s order: where the next batch resumes';
+
 -- Earlier finished evaluations a run looks back on, newest first.
 CREATE FUNCTION @extschema@._earlier_evaluations(p_policy text, p_as_of timestamptz) RETURNS bigint[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -191,6 +215,22 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS 'internal: finds or starts the evaluation of a policy at as_of';
 
+-- Opens the adjustment an evaluation proposes; false (changing nothing) when
+-- the customer got an open adjustment since the batch looked (a concurrent
+-- custier.propose): that customer is then pending, not an error.
+CREATE FUNCTION @extschema@._evaluation_propose(p_tbl regclass, p_key text, p_to custier.tier, p_reason text,
+                                                p_evidence jsonb, p_evaluation_id bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
+    VALUES (p_tbl, p_key, p_to, p_reason, p_evidence, p_evaluation_id, session_user, now());
+    RETURN true;
+EXCEPTION WHEN unique_violation THEN
+    RETURN false;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._evaluation_propose(regclass, text, custier.tier, text, jsonb, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_propose(regclass, text, custier.tier, text, jsonb, bigint) IS 'internal: opens an adjustment for an evaluation; false when the customer already has an open one';
+
 -- Evaluates, records and applies the next batch of a running evaluation.
 CREATE FUNCTION @extschema@._evaluation_step(p_evaluation_id bigint, p_batch_size integer,
     OUT customers bigint, OUT changed bigint, OUT proposed bigint, OUT finished boolean)
@@ -231,9 +271,8 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n > 0 THEN
-        EXECUTE format('SELECT max(r.customer_key::%s)::text FROM custier.evaluation_result r
-                        WHERE r.evaluation_id = $1 AND r.batch = $2', s.key_type)
-        INTO last USING p_evaluation_id, batch_no;
+        -- The resume point, in the order the batches follow: the key column's own.
+        last := custier._evaluation_last_key(p_evaluation_id, batch_no, s.tbl, s.key_column, s.key_type);
         changed := changed + custier._evaluation_apply(p_evaluation_id, batch_no);
 
         -- Changes the policy sends for approval become adjustments, with the evidence.
@@ -246,11 +285,15 @@ BEGIN
             INTO evidence USING ev.policy, r.customer_key;
             -- The adjustment's own trigger checks it, takes from_tier and the
             -- proposer, and locks the customer, as for custier.propose().
-            INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
-            VALUES (s.tbl, r.customer_key, r.proposed_tier,
+            IF custier._evaluation_propose(s.tbl, r.customer_key, r.proposed_tier,
                     format('evaluation %s of policy "%s"', p_evaluation_id, ev.policy),
-                    coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id, session_user, now());
-            proposed := proposed + 1;
+                    coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id) THEN
+                proposed := proposed + 1;
+            ELSE
+                -- Someone proposed a change for this customer meanwhile.
+                UPDATE custier.evaluation_result er SET action = 'pending'
+                 WHERE er.evaluation_id = p_evaluation_id AND er.customer_key = r.customer_key;
+            END IF;
         END LOOP;
     END IF;
 

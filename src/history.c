@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -42,6 +44,7 @@
 
 #include "custier.h"
 #include "history.h"
+#include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(history_trigger);
 PG_FUNCTION_INFO_V1(guard_trigger);
@@ -236,6 +239,12 @@ typedef struct Appender
 	CommandId	cid;
 } Appender;
 
+/*
+ * natts: the columns of the installed version; trailing columns that a later
+ * version added (dropped_table) may be missing until ALTER EXTENSION UPDATE.
+ */
+#define APPENDER_OPTIONAL_COLUMNS 1
+
 static void
 appender_open(Appender *a, const char *relname, int natts, const char *const *attnames)
 {
@@ -248,12 +257,12 @@ appender_open(Appender *a, const char *relname, int natts, const char *const *at
 	a->rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(a->rel);
 	/* The tuples we form assume the installed layout. */
-	if (desc->natts != natts)
+	if (desc->natts > natts || desc->natts < natts - APPENDER_OPTIONAL_COLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("custier.%s has been altered: expected %d columns, found %d",
 						relname, natts, desc->natts)));
-	for (i = 0; i < natts; i++)
+	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
@@ -304,14 +313,14 @@ appender_close(Appender *a)
 	table_close(a->rel, NoLock);
 }
 
-#define HISTORY_NATTS 9
+#define HISTORY_NATTS 10
 static const char *const history_attnames[HISTORY_NATTS] = {
 	"history_id", "tbl", "customer_key", "old_tier", "new_tier",
-	"changed_at", "changed_by", "adjustment_id", "reason"
+	"changed_at", "changed_by", "adjustment_id", "reason", "dropped_table"
 };
-#define KEY_CHANGE_NATTS 5
+#define KEY_CHANGE_NATTS 6
 static const char *const key_change_attnames[KEY_CHANGE_NATTS] = {
-	"tbl", "old_key", "new_key", "changed_at", "changed_by"
+	"tbl", "old_key", "new_key", "changed_at", "changed_by", "dropped_table"
 };
 
 static void
@@ -334,6 +343,8 @@ append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, 
 	n[7] = adjustment_id == 0;
 	v[8] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
 	n[8] = reason == NULL;
+	v[9] = (Datum) 0;			/* dropped_table: the table exists */
+	n[9] = true;
 	appender_append(a, v, n);
 }
 
@@ -382,6 +393,7 @@ pending_flush(void)
 
 	if (npending == 0 || pending[npending - 1].subid < cur)
 		return;
+	custier_mark_in_use();
 	seq = get_relname_relid("tier_history_history_id_seq", get_namespace_oid("custier", false));
 	if (!OidIsValid(seq))
 		elog(ERROR, "custier.tier_history_history_id_seq is missing");
@@ -449,6 +461,8 @@ pending_flush(void)
 			v[2] = CStringGetTextDatum(c->key);
 			v[3] = TimestampTzGetDatum(now);
 			v[4] = NameGetDatum(&by);
+			v[5] = (Datum) 0;	/* dropped_table */
+			n[5] = true;
 			appender_append(&keys, v, n);
 		}
 	}
@@ -533,6 +547,26 @@ typedef struct ManagedColumns
 	FmgrInfo	key_out;
 } ManagedColumns;
 
+/*
+ * A column named by a trigger argument.  Triggers name their columns, so
+ * that a dump restored into a table without the dropped columns of the
+ * original (whose column numbers differ) finds them; triggers made by 0.1.0
+ * gave column numbers.
+ */
+static int
+trigger_column(Relation rel, const char *arg)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), arg);
+	const char *p;
+
+	if (att != InvalidAttrNumber)
+		return att;
+	for (p = arg; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			return 0;
+	return p == arg ? 0 : pg_strtoint32(arg);
+}
+
 static ManagedColumns *
 managed_columns(FunctionCallInfo fcinfo, TriggerData *td)
 {
@@ -551,9 +585,9 @@ managed_columns(FunctionCallInfo fcinfo, TriggerData *td)
 		int			t;
 
 		if (trig->tgnargs != 2)
-			elog(ERROR, "trigger %s: custier triggers take the key and tier column numbers", trig->tgname);
-		k = pg_strtoint32(trig->tgargs[0]);
-		t = pg_strtoint32(trig->tgargs[1]);
+			elog(ERROR, "trigger %s: custier triggers take the key and tier columns", trig->tgname);
+		k = trigger_column(rel, trig->tgargs[0]);
+		t = trigger_column(rel, trig->tgargs[1]);
 		if (k < 1 || k > desc->natts || t < 1 || t > desc->natts ||
 			TupleDescAttr(desc, k - 1)->attisdropped || TupleDescAttr(desc, t - 1)->attisdropped)
 			ereport(ERROR,
@@ -898,6 +932,9 @@ history_append_only(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("custier.history_append_only() must be called as a trigger")));
+	/* custier._forget_table re-points a dropped table's rows (lifecycle.c). */
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && custier_forgetting_table())
+		return PointerGetDatum(NULL);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("custier.%s is append-only: %s is not allowed",

@@ -29,12 +29,14 @@ CREATE TABLE @extschema@.tier_history (
     changed_at    timestamptz NOT NULL,
     changed_by    name NOT NULL,
     adjustment_id bigint,
-    reason        text
+    reason        text,
+    dropped_table text
 );
 COMMENT ON TABLE @extschema@.tier_history IS 'every grade change of every managed table: append-only, written by custier alone';
 COMMENT ON COLUMN @extschema@.tier_history.old_tier IS 'grade before the change; NULL on first grading';
 COMMENT ON COLUMN @extschema@.tier_history.new_tier IS 'grade after the change; NULL when the customer was deleted (or its key changed away)';
 COMMENT ON COLUMN @extschema@.tier_history.adjustment_id IS 'the adjustment that made the change; NULL otherwise';
+COMMENT ON COLUMN @extschema@.tier_history.dropped_table IS 'once the table is dropped: its name (tbl is then 0, so that a new table reusing its OID never takes this history)';
 -- history_id comes from a sequence that only custier's writer draws from, in
 -- insertion order: a BRIN index finds ids at a fraction of what a unique
 -- btree would cost every write (that btree alone was ~20% of an UPDATE's time).
@@ -50,8 +52,10 @@ CREATE TABLE @extschema@.customer_key_change (
     old_key    text COLLATE "C" NOT NULL,
     new_key    text COLLATE "C" NOT NULL,
     changed_at timestamptz NOT NULL,
-    changed_by name NOT NULL
+    changed_by name NOT NULL,
+    dropped_table text
 );
+COMMENT ON COLUMN @extschema@.customer_key_change.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 COMMENT ON TABLE @extschema@.customer_key_change IS 'key changes of managed customers, which tier_at follows back to keep a customer''s history together: append-only';
 CREATE INDEX customer_key_change_new_key ON @extschema@.customer_key_change (tbl, new_key, changed_at DESC);
 COMMENT ON INDEX @extschema@.customer_key_change_new_key IS 'what a key was called before: tier_at';
@@ -230,22 +234,22 @@ BEGIN
     cond := format('(OLD.%1$I OPERATOR(custier.=) NEW.%1$I) IS NOT TRUE OR (OLD.%2$I %3$s NEW.%2$I) IS NOT TRUE',
                    tier_column, key_column, key_eq);
     EXECUTE format('CREATE TRIGGER custier_history AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
-                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, cond, key_att.attnum, tier_att.attnum);
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, cond, key_column, tier_column);
     EXECUTE format('CREATE TRIGGER custier_history_insert_delete AFTER INSERT OR DELETE ON %s FOR EACH ROW '
-                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_att.attnum, tier_att.attnum);
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
     EXECUTE format('CREATE TRIGGER custier_history_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_att.attnum, tier_att.attnum);
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
     EXECUTE format('CREATE TRIGGER custier_history_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_att.attnum, tier_att.attnum);
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
     IF require_approval THEN
         -- Grade changes, and graded rows arriving at a key (which must not
         -- bring another grade than the key's recorded one).
         EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
                        'EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
-                       tbl, cond, key_att.attnum, tier_att.attnum);
+                       tbl, cond, key_column, tier_column);
         EXECUTE format('CREATE TRIGGER custier_guard_insert AFTER INSERT ON %s FOR EACH ROW '
                        'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
-                       tbl, tier_column, key_att.attnum, tier_att.attnum);
+                       tbl, tier_column, key_column, tier_column);
     END IF;
 
     -- Grades the table holds now are on record from now on: the history
@@ -356,6 +360,7 @@ BEGIN
     DELETE FROM custier.managed_table m
      USING pg_event_trigger_dropped_objects() o
      WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND o.objid = m.tbl::oid;
+    PERFORM custier._forget_dropped();
     FOR d IN SELECT o.address_names FROM pg_event_trigger_dropped_objects() o
               WHERE o.object_type = 'trigger' AND o.address_names[3] LIKE 'custier\_%' LOOP
         IF EXISTS (SELECT FROM custier.managed_table m
@@ -379,7 +384,7 @@ DECLARE
 BEGIN
     FOR m IN SELECT * FROM custier.managed_table LOOP
         problem := custier._managed_problem(m.tbl, m.key_column, m.tier_column, m.require_approval);
-        IF problem IS NOT NULL THEN
+        IF problem IS NOT NULL AND NOT custier._restore_pending(m.tbl, problem) THEN
             RAISE EXCEPTION 'table % is managed by custier: %', m.tbl, problem
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = format('Call custier.unmanage(%L) first.', m.tbl);

@@ -29,6 +29,7 @@
 #include "utils/typcache.h"
 
 #include "custier.h"
+#include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(assign_tier_jsonb);
 PG_FUNCTION_INFO_V1(assign_tier_record);
@@ -1240,6 +1241,9 @@ policy_audit_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("custier.policy_audit_trigger() must be called as a trigger")));
+	/* A restore brings the audit log back itself. */
+	if (custier_restore_load(RelationGetRelid(td->tg_relation)))
+		return PointerGetDatum(NULL);
 
 	tupdesc = RelationGetDescr(td->tg_relation);
 	rowtype = tupdesc->tdtypeid;

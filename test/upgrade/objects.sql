@@ -1,6 +1,7 @@
 -- objects.sql — a normalized listing of every object of extension custier,
 -- for comparing an updated installation with a fresh one (.ci/test.sh).
--- OIDs and creation order are left out; everything a user could see is in.
+-- OIDs and creation order are left out (object names are sorted as text);
+-- everything a user could see is in.
 \pset format unaligned
 \pset tuples_only on
 \pset pager off
@@ -20,80 +21,80 @@ SELECT 'member', pg_describe_object(classid, objid, objsubid)
  ORDER BY 2;
 
 -- Functions: definition, privileges, settings, comment.
-SELECT 'function', p.oid::regprocedure,
+SELECT 'function', p.oid::regprocedure::text,
        CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(p.oid) END,
        p.proacl, p.proconfig, p.prosecdef, p.provolatile, p.proparallel, p.proisstrict,
        p.procost, p.prorows, p.proleakproof, obj_description(p.oid, 'pg_proc')
-  FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'aggregate', a.aggfnoid::regprocedure, a.aggkind, a.aggnumdirectargs, a.aggtransfn, a.aggfinalfn,
+  FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'aggregate', a.aggfnoid::regprocedure::text, a.aggkind, a.aggnumdirectargs, a.aggtransfn, a.aggfinalfn,
        a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn,
-       a.aggfinalextra, a.aggmfinalextra, a.aggfinalmodify, a.aggmfinalmodify, a.aggsortop::regoperator,
-       a.aggtranstype::regtype, a.aggtransspace, a.aggmtranstype::regtype, a.aggmtransspace,
+       a.aggfinalextra, a.aggmfinalextra, a.aggfinalmodify, a.aggmfinalmodify, a.aggsortop::regoperator::text,
+       a.aggtranstype::regtype::text, a.aggtransspace, a.aggmtranstype::regtype::text, a.aggmtransspace,
        a.agginitval, a.aggminitval
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
- WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2::text;
+ WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2;
 
 -- Relations: kind, options, privileges, RLS, comment; columns in order.
-SELECT 'relation', c.oid::regclass, c.relkind, c.relpersistence, c.reloptions, c.relacl,
+SELECT 'relation', c.oid::regclass::text, c.relkind, c.relpersistence, c.reloptions, c.relacl,
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, obj_description(c.oid, 'pg_class'),
        CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END
-  FROM pg_class c WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'column', a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+  FROM pg_class c WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'column', a.attrelid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        a.attidentity, a.attgenerated, a.attcollation::regcollation, a.attacl,
        pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum),
        row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE c.relnamespace = 'custier'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY 2::text, 12;
-SELECT 'sequence', s.seqrelid::regclass, s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmax,
+ ORDER BY 2, 12;
+SELECT 'sequence', s.seqrelid::regclass::text, s.seqtypid::regtype::text, s.seqstart, s.seqincrement, s.seqmax,
        s.seqmin, s.seqcache, s.seqcycle
   FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
- WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'constraint', c.conrelid::regclass, c.contypid::regtype, c.conname, pg_get_constraintdef(c.oid),
+ WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'constraint', c.conrelid::regclass::text, c.contypid::regtype::text, c.conname, pg_get_constraintdef(c.oid),
        c.condeferrable, c.condeferred, c.convalidated
-  FROM pg_constraint c WHERE c.connamespace = 'custier'::regnamespace ORDER BY 2::text, 3::text, 4;
-SELECT 'index', i.indexrelid::regclass, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')
+  FROM pg_constraint c WHERE c.connamespace = 'custier'::regnamespace ORDER BY 2, 3, 4;
+SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')
   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
- WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'trigger', t.tgrelid::regclass, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
+ WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'trigger', t.tgrelid::regclass::text, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
- WHERE c.relnamespace = 'custier'::regnamespace AND NOT t.tgisinternal ORDER BY 2::text, 3;
-SELECT 'policy', p.polrelid::regclass, p.polname, p.polcmd, p.polpermissive, p.polroles::regrole[],
+ WHERE c.relnamespace = 'custier'::regnamespace AND NOT t.tgisinternal ORDER BY 2, 3;
+SELECT 'policy', p.polrelid::regclass::text, p.polname, p.polcmd, p.polpermissive, p.polroles::regrole[],
        pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
   FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
- WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2::text, 3;
-SELECT 'event trigger', e.evtname, e.evtevent, e.evtfoid::regprocedure, e.evtenabled, e.evttags
+ WHERE c.relnamespace = 'custier'::regnamespace ORDER BY 2, 3;
+SELECT 'event trigger', e.evtname, e.evtevent, e.evtfoid::regprocedure::text, e.evtenabled, e.evttags
   FROM pg_event_trigger e
  WHERE EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid
                  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
  ORDER BY 2;
 
 -- Types, operators, operator classes and families, casts.
-SELECT 'type', t.oid::regtype, t.typtype, t.typlen, t.typbyval, t.typalign, t.typstorage, t.typcategory,
+SELECT 'type', t.oid::regtype::text, t.typtype, t.typlen, t.typbyval, t.typalign, t.typstorage, t.typcategory,
        t.typispreferred, t.typinput, t.typoutput, t.typreceive, t.typsend, t.typacl,
        obj_description(t.oid, 'pg_type')
-  FROM pg_type t WHERE t.typnamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'operator', o.oid::regoperator, o.oprcode, o.oprcom::regoperator, o.oprnegate::regoperator,
+  FROM pg_type t WHERE t.typnamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'operator', o.oid::regoperator::text, o.oprcode, o.oprcom::regoperator::text, o.oprnegate::regoperator::text,
        o.oprrest, o.oprjoin, o.oprcanmerge, o.oprcanhash, obj_description(o.oid, 'pg_operator')
-  FROM pg_operator o WHERE o.oprnamespace = 'custier'::regnamespace ORDER BY 2::text;
-SELECT 'opclass', am.amname, c.opcname, c.opcintype::regtype, c.opcdefault, f.opfname
+  FROM pg_operator o WHERE o.oprnamespace = 'custier'::regnamespace ORDER BY 2;
+SELECT 'opclass', am.amname, c.opcname, c.opcintype::regtype::text, c.opcdefault, f.opfname
   FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod JOIN pg_opfamily f ON f.oid = c.opcfamily
  WHERE c.opcnamespace = 'custier'::regnamespace ORDER BY 2, 3;
-SELECT 'amop', f.opfname, o.amoplefttype::regtype, o.amoprighttype::regtype, o.amopstrategy,
-       o.amopopr::regoperator, o.amoppurpose
+SELECT 'amop', f.opfname, o.amoplefttype::regtype::text, o.amoprighttype::regtype::text, o.amopstrategy,
+       o.amopopr::regoperator::text, o.amoppurpose
   FROM pg_amop o JOIN pg_opfamily f ON f.oid = o.amopfamily
- WHERE f.opfnamespace = 'custier'::regnamespace ORDER BY 2, 3::text, 4::text, 5;
-SELECT 'amproc', f.opfname, p.amproclefttype::regtype, p.amprocrighttype::regtype, p.amprocnum,
+ WHERE f.opfnamespace = 'custier'::regnamespace ORDER BY 2, 3, 4, 5;
+SELECT 'amproc', f.opfname, p.amproclefttype::regtype::text, p.amprocrighttype::regtype::text, p.amprocnum,
        p.amproc::regprocedure
   FROM pg_amproc p JOIN pg_opfamily f ON f.oid = p.amprocfamily
- WHERE f.opfnamespace = 'custier'::regnamespace ORDER BY 2, 3::text, 4::text, 5;
-SELECT 'cast', c.castsource::regtype, c.casttarget::regtype, c.castfunc::regprocedure, c.castcontext,
+ WHERE f.opfnamespace = 'custier'::regnamespace ORDER BY 2, 3, 4, 5;
+SELECT 'cast', c.castsource::regtype::text, c.casttarget::regtype::text, c.castfunc::regprocedure::text, c.castcontext,
        c.castmethod
   FROM pg_cast c
  WHERE EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass AND d.objid = c.oid
                  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
- ORDER BY 2::text, 3::text;
+ ORDER BY 2, 3;
 
 -- Schema privileges and comment.
 SELECT 'schema', n.nspname, n.nspacl, obj_description(n.oid, 'pg_namespace')

@@ -1,0 +1,191 @@
+-- Restores: the state machine, the logs and the policy checks let a
+-- restore's rows through as they were; the DDL event trigger waits for a
+-- restore to bring a managed table's triggers back (lifecycle.sql).
+
+CREATE OR REPLACE FUNCTION @extschema@._adjustment_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    actor   name := custier._actor();
+    m       custier.managed_table;
+    lowest  custier.tier;
+    cur     record;
+    open_id bigint;
+    found_rows bigint;
+BEGIN
+    -- A restore replays the rows as they were; a dropped table's rows are re-pointed.
+    IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
+    IF TG_OP = 'UPDATE' AND custier._forgetting() THEN RETURN NEW; END IF;
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'adjustment % cannot be deleted: adjustments are a record', OLD.adjustment_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Withdraw or reject it instead.';
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'proposed' THEN
+            RAISE EXCEPTION 'a new adjustment must be proposed, not %', NEW.status
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Use custier.propose.';
+        END IF;
+        SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = NEW.tbl;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'table % is not managed by custier', NEW.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call custier.manage first.';
+        END IF;
+        IF NEW.reason IS NULL OR btrim(NEW.reason) = '' THEN
+            RAISE EXCEPTION 'an adjustment of customer "%" needs a reason', NEW.customer_key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT p.lowest INTO lowest FROM custier.policy p WHERE p.name = m.policy;
+        IF custier.rank(NEW.to_tier) > custier.rank(lowest) THEN
+            RAISE EXCEPTION 'grade % is outside the scale A..% of policy "%"', NEW.to_tier, lowest, m.policy
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Lock the customer: proposals for it (and grade changes) queue here.
+        -- The key is cast without its typmod (a varchar(3) cast would cut
+        -- 'abcd' down to 'abc'), and recorded as custier records keys, by the
+        -- type's output function ('007' of an integer key is customer '7').
+        EXECUTE format('SELECT %I AS grade, format(''%%s'', %I) AS key FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
+                       m.tier_column, m.key_column, m.tbl, m.key_column,
+                       (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+                         WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
+           INTO cur USING NEW.customer_key;
+        GET DIAGNOSTICS found_rows = ROW_COUNT;
+        IF found_rows = 0 THEN
+            RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        NEW.customer_key := cur.key;
+        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier THEN
+            RAISE EXCEPTION 'customer "%" of table % already has grade %', NEW.customer_key, NEW.tbl, NEW.to_tier
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT a.adjustment_id INTO open_id FROM custier.adjustment a
+         WHERE a.tbl = NEW.tbl AND a.customer_key = NEW.customer_key AND a.status IN ('proposed', 'approved');
+        IF FOUND THEN
+            RAISE EXCEPTION 'customer "%" of table % already has an open adjustment (%)', NEW.customer_key, NEW.tbl, open_id
+                USING ERRCODE = 'unique_violation', HINT = 'Decide or withdraw that one first.';
+        END IF;
+        NEW.from_tier := cur.grade;
+        NEW.proposed_by := actor;
+        NEW.proposed_at := now();
+        NEW.decided_by := NULL;
+        NEW.decided_at := NULL;
+        NEW.decision_note := NULL;
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE: only the status moves, and only out of 'proposed'.
+    IF (NEW.adjustment_id, NEW.tbl, NEW.customer_key, NEW.reason, NEW.proposed_by, NEW.proposed_at)
+       IS DISTINCT FROM (OLD.adjustment_id, OLD.tbl, OLD.customer_key, OLD.reason, OLD.proposed_by, OLD.proposed_at)
+       OR NEW.evidence IS DISTINCT FROM OLD.evidence OR NEW.evaluation_id IS DISTINCT FROM OLD.evaluation_id
+       OR NEW.from_tier::text IS DISTINCT FROM OLD.from_tier::text OR NEW.to_tier::text IS DISTINCT FROM OLD.to_tier::text THEN
+        RAISE EXCEPTION 'adjustment % cannot be edited: only its status changes', OLD.adjustment_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Withdraw it and propose again.';
+    END IF;
+    IF OLD.status <> 'proposed' THEN
+        RAISE EXCEPTION 'adjustment % is %, not proposed', OLD.adjustment_id, OLD.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    CASE NEW.status
+    WHEN 'applied' THEN
+        IF NOT custier._applying(OLD.adjustment_id) THEN
+            RAISE EXCEPTION 'adjustment % can only be applied by custier.approve', OLD.adjustment_id
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF actor = OLD.proposed_by THEN
+            RAISE EXCEPTION 'adjustment % was proposed by %, who cannot approve it', OLD.adjustment_id, actor
+                USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
+        END IF;
+        PERFORM custier._check_approvable(OLD, actor);
+    WHEN 'rejected' THEN
+        IF NEW.decision_note IS NULL OR btrim(NEW.decision_note) = '' THEN
+            RAISE EXCEPTION 'rejecting adjustment % needs a note', OLD.adjustment_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    WHEN 'withdrawn' THEN
+        IF actor <> OLD.proposed_by THEN
+            RAISE EXCEPTION 'adjustment % can only be withdrawn by its proposer %', OLD.adjustment_id, OLD.proposed_by
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'adjustment % cannot go from proposed to %', OLD.adjustment_id, NEW.status
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Use custier.approve, custier.reject or custier.withdraw.';
+    END CASE;
+    NEW.decided_by := actor;
+    NEW.decided_at := now();
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@._adjustment_logged() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF custier._forgetting() OR custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
+    PERFORM custier._adjustment_log(NEW, NEW.status,
+        CASE TG_OP WHEN 'INSERT' THEN jsonb_build_object('reason', NEW.reason, 'evidence', NEW.evidence)
+                   ELSE jsonb_build_object('note', NEW.decision_note) END);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@._review_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a custier.adjustment;
+BEGIN
+    IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
+    IF TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'reviews cannot be changed or removed'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- Locks the adjustment: a review and a decision never cross.
+    SELECT * INTO a FROM custier.adjustment x WHERE x.adjustment_id = NEW.adjustment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'adjustment % does not exist', NEW.adjustment_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.status <> 'proposed' THEN
+        RAISE EXCEPTION 'adjustment % is %, not proposed: it takes no more reviews', a.adjustment_id, a.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF NOT EXISTS (SELECT FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
+                    WHERE m.tbl = a.tbl AND r.department = NEW.department) THEN
+        RAISE EXCEPTION 'department "%" does not review adjustments of table %', NEW.department, a.tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The reviewing departments are the rows of custier.policy_reviewer for the table''s policy.';
+    END IF;
+    IF EXISTS (SELECT FROM custier.adjustment_review v
+                WHERE v.adjustment_id = NEW.adjustment_id AND v.department = NEW.department) THEN
+        RAISE EXCEPTION 'department "%" has already reviewed adjustment %', NEW.department, NEW.adjustment_id
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    IF NEW.opinion IS NULL OR NEW.opinion NOT IN ('support', 'oppose') THEN
+        RAISE EXCEPTION 'opinion must be ''support'' or ''oppose'', not %', coalesce(quote_literal(NEW.opinion), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    NEW.reviewer := custier._actor();
+    NEW.reviewed_at := now();
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@._review_logged() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
+    PERFORM custier._adjustment_log(a, 'reviewed',
+        jsonb_build_object('department', NEW.department, 'opinion', NEW.opinion, 'comment', NEW.comment))
+       FROM custier.adjustment a WHERE a.adjustment_id = NEW.adjustment_id;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.policy_consistency_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A restore replays policies as they were, table by table.
+    IF custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
+    IF TG_TABLE_NAME = 'policy' THEN
+        PERFORM custier.policy_check(NEW.name);
+    ELSE
+        PERFORM custier.policy_check(NEW.policy);
+    END IF;
+    RETURN NULL;
+END
+$$;
