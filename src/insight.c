@@ -151,7 +151,7 @@ custier_history_scan(HistoryScan *hs)
 			continue;			/* deleted, ungraded, or its key changed away */
 		if (hs->visible && !hs->visible(hs->arg, kdata, klen))
 			continue;
-		hs->emit(hs->arg, kdata, klen, DatumGetTier(values[AS_OF_NEW_TIER - 1]));
+		hs->emit(hs->arg, values[AS_OF_KEY - 1], DatumGetTier(values[AS_OF_NEW_TIER - 1]));
 	}
 	if (BufferIsValid(vmbuffer))
 		ReleaseBuffer(vmbuffer);
@@ -170,24 +170,19 @@ typedef struct TiersAtState
 {
 	Tuplestorestate *store;
 	TupleDesc	desc;
-	MemoryContext rowcxt;
-	int			rows;
 } TiersAtState;
 
 static void
-tiers_at_emit(void *arg, const char *key, int keylen, Tier tier)
+tiers_at_emit(void *arg, Datum key, Tier tier)
 {
 	TiersAtState *s = (TiersAtState *) arg;
-	MemoryContext old = MemoryContextSwitchTo(s->rowcxt);
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	values[0] = PointerGetDatum(cstring_to_text_with_len(key, keylen));
+	/* The key as the index holds it (a text datum): the tuplestore copies it. */
+	values[0] = key;
 	values[1] = TierGetDatum(tier);
 	tuplestore_putvalues(s->store, s->desc, values, nulls);
-	MemoryContextSwitchTo(old);
-	if (++s->rows % 1024 == 0)
-		MemoryContextReset(s->rowcxt);
 }
 
 void
@@ -199,15 +194,12 @@ custier_tiers_at_scan(FunctionCallInfo fcinfo, Oid relid, TimestampTz at)
 
 	s.store = rsinfo->setResult;
 	s.desc = rsinfo->setDesc;
-	s.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "custier tiers_at row", ALLOCSET_SMALL_SIZES);
-	s.rows = 0;
 	memset(&hs, 0, sizeof(hs));
 	hs.relid = relid;
 	hs.at = at;
 	hs.emit = tiers_at_emit;
 	hs.arg = &s;
 	custier_history_scan(&hs);
-	MemoryContextDelete(s.rowcxt);
 }
 
 /* ---------------------------------------------------------------------
@@ -217,7 +209,7 @@ custier_tiers_at_scan(FunctionCallInfo fcinfo, Oid relid, TimestampTz at)
  * ---------------------------------------------------------------------
  */
 static void
-counts_emit(void *arg, const char *key, int keylen, Tier tier)
+counts_emit(void *arg, Datum key, Tier tier)
 {
 	((int64 *) arg)[tier]++;
 }

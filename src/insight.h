@@ -15,8 +15,9 @@ typedef struct HistoryScan
 {
 	Oid			relid;			/* the managed table */
 	TimestampTz at;				/* states as of this moment */
-	/* Called for each key graded at `at`: the key as recorded, not terminated. */
-	void		(*emit) (void *arg, const char *key, int keylen, Tier tier);
+	/* Called for each key graded at `at`: the key as recorded (a text datum
+	 * pointing into the index tuple: copy it to keep it), and its grade. */
+	void		(*emit) (void *arg, Datum key, Tier tier);
 	/* NULL, or false for a key the caller may not see (row-level visibility). */
 	bool		(*visible) (void *arg, const char *key, int keylen);
 	void	   *arg;

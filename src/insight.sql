@@ -178,30 +178,32 @@ BEGIN
     PERFORM custier._check_moments(from_at, to_at);
     SELECT custier.rank(p.lowest) INTO low FROM custier.policy p WHERE p.name = kpi.policy;
     RETURN QUERY
-        WITH m AS MATERIALIZED (
-            SELECT custier.rank(x.from_tier) AS f, custier.rank(x.to_tier) AS e
+        -- The migration matrix (at most 27 x 27 cells), then every figure from it.
+        WITH cell AS MATERIALIZED (
+            SELECT custier.rank(x.from_tier) AS f, custier.rank(x.to_tier) AS e, count(*) AS n
               FROM custier._movements(t, from_at, to_at) x
+             GROUP BY 1, 2
         ),
         per AS (
             SELECT g.r,
-                   count(*) FILTER (WHERE m.f = g.r) AS s,
-                   count(*) FILTER (WHERE m.e = g.r) AS e,
-                   count(*) FILTER (WHERE m.f = g.r AND m.e IS NOT NULL) AS kept,
-                   count(*) FILTER (WHERE m.f = g.r AND m.e < m.f) AS up,
-                   count(*) FILTER (WHERE m.f = g.r AND m.e > m.f) AS down
+                   coalesce(sum(c.n) FILTER (WHERE c.f = g.r), 0)::bigint AS s,
+                   coalesce(sum(c.n) FILTER (WHERE c.e = g.r), 0)::bigint AS e,
+                   coalesce(sum(c.n) FILTER (WHERE c.f = g.r AND c.e IS NOT NULL), 0)::bigint AS kept,
+                   coalesce(sum(c.n) FILTER (WHERE c.f = g.r AND c.e < c.f), 0)::bigint AS up,
+                   coalesce(sum(c.n) FILTER (WHERE c.f = g.r AND c.e > c.f), 0)::bigint AS down
               FROM (SELECT r FROM generate_series(1, 26) r
-                     WHERE r <= low OR EXISTS (SELECT FROM m WHERE m.f = r OR m.e = r)) g
-              LEFT JOIN m ON m.f = g.r OR m.e = g.r
+                     WHERE r <= low OR EXISTS (SELECT FROM cell WHERE cell.f = r OR cell.e = r)) g
+              LEFT JOIN cell c ON c.f = g.r OR c.e = g.r
              GROUP BY g.r
         ),
         total AS (
             SELECT NULL::integer AS r,
-                   count(*) FILTER (WHERE m.f IS NOT NULL) AS s,
-                   count(*) FILTER (WHERE m.e IS NOT NULL) AS e,
-                   count(*) FILTER (WHERE m.f IS NOT NULL AND m.e IS NOT NULL) AS kept,
-                   count(*) FILTER (WHERE m.e < m.f) AS up,
-                   count(*) FILTER (WHERE m.e > m.f) AS down
-              FROM m
+                   coalesce(sum(c.n) FILTER (WHERE c.f IS NOT NULL), 0)::bigint AS s,
+                   coalesce(sum(c.n) FILTER (WHERE c.e IS NOT NULL), 0)::bigint AS e,
+                   coalesce(sum(c.n) FILTER (WHERE c.f IS NOT NULL AND c.e IS NOT NULL), 0)::bigint AS kept,
+                   coalesce(sum(c.n) FILTER (WHERE c.e < c.f), 0)::bigint AS up,
+                   coalesce(sum(c.n) FILTER (WHERE c.e > c.f), 0)::bigint AS down
+              FROM cell c
         )
         SELECT CASE WHEN x.r IS NOT NULL THEN custier.tier(x.r) END, x.s, x.e, x.kept, x.up, x.down,
                round(x.kept * 100.0 / nullif(x.s, 0), 2),
