@@ -230,26 +230,32 @@ BEGIN
     -- The managed table and the metrics source are read as the caller: a
     -- role sees the customers it may read, graded as they are now.
     RETURN QUERY EXECUTE format($q$
-        WITH r AS MATERIALIZED (SELECT * FROM custier._evaluation_results($1, $2)),
+        WITH r AS MATERIALIZED (
+            SELECT e.n, e.customer_key COLLATE "C" AS k, custier.rank(e.qualified_tier) AS q, e.qualified_tier
+              FROM custier._evaluation_results($1, $2) e
+        ),
         cur AS (
             SELECT t.%1$I::text COLLATE "C" AS k, t.%2$I AS grade, t.%1$I AS key
               FROM %3$s t
              WHERE t.%2$I IS NOT NULL
         ),
-        risk AS (
-            SELECT c.k, c.key, c.grade, r.qualified_tier
-              FROM r JOIN cur c ON c.k = r.customer_key COLLATE "C"
-             WHERE r.n = 1 AND custier.rank(r.qualified_tier) > custier.rank(c.grade)
+        risk AS MATERIALIZED (
+            SELECT c.k, c.key, c.grade, custier.rank(c.grade) AS g, r.qualified_tier
+              FROM r JOIN cur c ON c.k = r.k
+             WHERE r.n = 1 AND r.q > custier.rank(c.grade)
+        ),
+        -- Evaluations (newest first, n = 1, 2, …) with the customer below
+        -- its grade; the run is unbroken as long as n = its place in that list.
+        below AS (
+            SELECT r.k, r.n, pg_catalog.row_number() OVER (PARTITION BY r.k ORDER BY r.n) AS place
+              FROM r JOIN risk x ON x.k = r.k
+             WHERE r.q > x.g
+        ),
+        cycles AS (
+            SELECT b.k, count(*) FILTER (WHERE b.n = b.place)::integer AS c FROM below b GROUP BY b.k
         )
-        SELECT x.k::text, x.grade, x.qualified_tier,
-               (SELECT count(*)::integer
-                  FROM (SELECT r.n, pg_catalog.row_number() OVER (ORDER BY r.n) AS rn
-                          FROM r
-                         WHERE r.customer_key COLLATE "C" = x.k
-                           AND custier.rank(r.qualified_tier) > custier.rank(x.grade)) s
-                 WHERE s.n = s.rn),
-               %4$s
-          FROM risk x %5$s
+        SELECT x.k::text, x.grade, x.qualified_tier, y.c, %4$s
+          FROM risk x JOIN cycles y ON y.k = x.k %5$s
          ORDER BY 4 DESC, custier.rank(x.grade), x.k $q$,
         m.key_column, m.tier_column, m.tbl,
         CASE WHEN pol.metrics_source IS NULL OR pol.key_column IS NULL
