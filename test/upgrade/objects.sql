@@ -24,14 +24,14 @@ SELECT 'function', p.oid::regprocedure,
        CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(p.oid) END,
        p.proacl, p.proconfig, p.prosecdef, p.provolatile, p.proparallel, p.proisstrict,
        p.procost, p.prorows, p.proleakproof, obj_description(p.oid, 'pg_proc')
-  FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2::text;
+  FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace ORDER BY p.oid::regprocedure::text;
 SELECT 'aggregate', a.aggfnoid::regprocedure, a.aggkind, a.aggnumdirectargs, a.aggtransfn, a.aggfinalfn,
        a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn,
        a.aggfinalextra, a.aggmfinalextra, a.aggfinalmodify, a.aggmfinalmodify, a.aggsortop::regoperator,
        a.aggtranstype::regtype, a.aggtransspace, a.aggmtranstype::regtype, a.aggmtransspace,
        a.agginitval, a.aggminitval
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
- WHERE p.pronamespace = 'custier'::regnamespace ORDER BY 2::text;
+ WHERE p.pronamespace = 'custier'::regnamespace ORDER BY p.oid::regprocedure::text;
 
 -- Relations: kind, options, privileges, RLS, comment; columns in order.
 SELECT 'relation', c.oid::regclass, c.relkind, c.relpersistence, c.reloptions, c.relacl,
