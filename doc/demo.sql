@@ -181,26 +181,6 @@ SELECT action, count(*) FROM evaluation_result WHERE evaluation_id = 2 GROUP BY 
 
 \echo
 \echo '=== 8. The result'
-\echo 'Tier distribution now:'
-SELECT grade, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct
-FROM customer GROUP BY grade ORDER BY grade DESC;
-\echo 'Migration matrix: grade before cycle 1 (rows) to grade after cycle 2 (columns):'
-SELECT coalesce(r.current_tier::text, '(new)') AS before,
-       count(*) FILTER (WHERE c.grade = 'A') AS "A", count(*) FILTER (WHERE c.grade = 'B') AS "B",
-       count(*) FILTER (WHERE c.grade = 'C') AS "C", count(*) FILTER (WHERE c.grade = 'D') AS "D"
-FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
-WHERE r.evaluation_id = 1 GROUP BY r.current_tier ORDER BY r.current_tier DESC NULLS LAST;
-\echo 'KPIs (custier.share and custier.on_time_rate):'
-SELECT round(share(c.grade > r.current_tier), 2) AS upgrade_rate_pct,
-       round(share(c.grade < r.current_tier), 2) AS downgrade_rate_pct,
-       (SELECT round(share(EXISTS (SELECT FROM purchase p2 WHERE p2.customer_id = a.customer_id
-                                   AND p2.at > '2026-06-30 23:59:59+00')), 2)
-        FROM (SELECT DISTINCT customer_id FROM purchase
-              WHERE at > '2025-12-31 23:59:59+00' AND at <= '2026-06-30 23:59:59+00') a) AS retention_rate_pct,
-       (SELECT round(share(score >= 4), 2) FROM survey WHERE answered_at > '2026-06-30') AS satisfaction_pct,
-       (SELECT round(on_time_rate(opened, resolved, '48 hours'), 2) FROM ticket) AS complaints_on_time_pct
-FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
-WHERE r.evaluation_id = 1;
 \echo 'The history of three customers: every change, who made it, and why:'
 SELECT customer_key, old_tier, new_tier, changed_at::date, changed_by, adjustment_id, reason
 FROM tier_history
@@ -209,6 +189,4 @@ WHERE customer_key IN ((SELECT customer_key FROM adjustment WHERE status = 'appl
                        (SELECT customer_key FROM evaluation_result WHERE evaluation_id = 2 AND action = 'applied'
                         ORDER BY customer_key::int LIMIT 1))
 ORDER BY customer_key::int, history_id;
-\echo 'Grades as they stood before cycle 1, from the history (custier.tiers_at):'
-SELECT tier, count(*) FROM tiers_at('customer', (SELECT started_at FROM evaluation WHERE evaluation_id = 1))
-GROUP BY tier ORDER BY tier DESC;
+\ir demo_insight.sql

@@ -44,6 +44,7 @@
 
 #include "custier.h"
 #include "history.h"
+#include "insight.h"
 #include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(history_trigger);
@@ -1029,70 +1030,21 @@ unmanage(PG_FUNCTION_ARGS)
 }
 
 /*
- * custier.tiers_at(tbl, at): custier._tiers_at run as custier's owner, for
- * a caller who may read tbl (or whom row-level security would not stop
- * anyway); row-level security on tier_history would hide every row of tbl
- * from anyone else, so they get none.  The rows stream into the result.
+ * custier.tiers_at(tbl, at): for a caller who may read tbl (or whom
+ * row-level security would not stop anyway); row-level security on
+ * tier_history would hide every row of tbl from anyone else, so they get
+ * none.  The states come from one index-only pass over tier_history_as_of
+ * (custier_tiers_at_scan, src/insight.c); custier._tiers_at is the same
+ * query in SQL.
  */
 Datum
 tiers_at(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			history = get_relname_relid("tier_history", get_namespace_oid("custier", false));
-	AclResult	acl;
-	bool		missing = false;
-	ParamListInfo params;
-	SPIExecuteOptions options;
-	DestReceiver *dest;
-	CustierUserSwitch sw;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!OidIsValid(history))
-		elog(ERROR, "custier.tier_history is missing");
-	/* As when the caller read tier_history itself. */
-	acl = pg_class_aclcheck(history, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "tier_history");
-	if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &missing) != ACLCHECK_OK &&
-		check_enable_rls(history, InvalidOid, true) == RLS_ENABLED)
+	if (!custier_history_readable(relid))
 		return (Datum) 0;
-
-	params = makeParamList(2);
-	params->numParams = 2;
-	params->params[0].value = ObjectIdGetDatum(relid);
-	params->params[0].ptype = REGCLASSOID;
-	params->params[0].pflags = PARAM_FLAG_CONST;
-	params->params[0].isnull = false;
-	params->params[1].value = PG_GETARG_DATUM(1);
-	params->params[1].ptype = TIMESTAMPTZOID;
-	params->params[1].pflags = PARAM_FLAG_CONST;
-	params->params[1].isnull = false;
-
-	dest = CreateTuplestoreDestReceiver();
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
-									rsinfo->econtext->ecxt_per_query_memory,
-									false, NULL, NULL);
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = dest;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	custier_switch_user(custier_owner(), &sw);
-	PG_TRY();
-	{
-		if (SPI_execute_extended("SELECT customer_key, tier FROM custier._tiers_at($1, $2)",
-								 &options) != SPI_OK_SELECT)
-			elog(ERROR, "custier._tiers_at failed");
-	}
-	PG_FINALLY();
-	{
-		custier_restore_user(&sw);
-	}
-	PG_END_TRY();
-	SPI_finish();
-	dest->rDestroy(dest);
+	custier_tiers_at_scan(fcinfo, relid, PG_GETARG_TIMESTAMPTZ(1));
 	return (Datum) 0;
 }

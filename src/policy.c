@@ -37,6 +37,8 @@ PG_FUNCTION_INFO_V1(score_jsonb);
 PG_FUNCTION_INFO_V1(score_record);
 PG_FUNCTION_INFO_V1(explain_jsonb);
 PG_FUNCTION_INFO_V1(explain_record);
+PG_FUNCTION_INFO_V1(custier_shortfall_jsonb);
+PG_FUNCTION_INFO_V1(custier_shortfall_record);
 PG_FUNCTION_INFO_V1(policy_edited);
 PG_FUNCTION_INFO_V1(policy_audit_trigger);
 
@@ -237,6 +239,12 @@ static inline Numeric
 numeric_plus(Numeric a, Numeric b)
 {
 	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+numeric_less(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
 static inline Numeric
@@ -1021,6 +1029,75 @@ policy_assign(CompiledPolicy *p)
 	return p->lowest;
 }
 
+
+/* ------------------------------------------------------------------- gaps */
+
+/*
+ * Gaps are signed changes to the value: value + gap meets the bound exactly.
+ * So a gap is >= 0 when higher is better and <= 0 when lower is better, 0
+ * when the bound is met, and NULL when the value is NULL (no change to a
+ * missing metric meets a bound).
+ */
+static Numeric
+gap_to_bound(CompiledPolicy *p, const MetricValue *v, const Bound *b, bool higher_is_better)
+{
+	if (v->isnull)
+		return NULL;
+	if (meets(v, b, higher_is_better))
+		return p->zero;
+	return numeric_less(b->n, v->isint ? int64_to_numeric(v->i) : v->n);
+}
+
+/* Thresholds method: the gap of criterion i to tier t's threshold; 0 when t has none for it. */
+static Numeric
+criterion_gap(CompiledPolicy *p, int i, Tier t)
+{
+	Criterion  *c = &p->crit[i];
+	int			k;
+
+	for (k = 0; k < c->nthresholds; k++)
+		if (c->th_tier[k] == t)
+			return gap_to_bound(p, &p->values[i], &c->th_bound[k], c->higher_is_better);
+	return p->zero;
+}
+
+/*
+ * The next better tier a customer graded `tier` can be given: under the
+ * thresholds method the nearest better tier that has thresholds (a tier
+ * without any is never assigned), under the score method the nearest better
+ * tier with a min_score; 0 when there is none (at A, or no better tier can
+ * be assigned).
+ */
+static Tier
+policy_next_tier(CompiledPolicy *p, Tier tier)
+{
+	int			k;
+
+	if (p->is_score)
+	{
+		for (k = p->nlevels - 1; k >= 0; k--)
+			if (p->level_tier[k] < tier)
+				return p->level_tier[k];
+		return 0;
+	}
+	for (k = p->nrules - 1; k >= 0; k--)
+		if (p->rules[k].tier < tier)
+			return p->rules[k].tier;
+	return 0;
+}
+
+/* Score method: min_score of tier t, NULL when it has none. */
+static Numeric
+level_min_score(CompiledPolicy *p, Tier t)
+{
+	int			k;
+
+	for (k = 0; k < p->nlevels; k++)
+		if (p->level_tier[k] == t)
+			return p->level_min[k];
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- explain */
 
 static void
@@ -1093,6 +1170,7 @@ policy_explain(CompiledPolicy *p)
 	bool		isnull;
 	Numeric		score = policy_score(p, met, &isnull);
 	Tier		tier = policy_assign(p);
+	Tier		next = policy_next_tier(p, tier);
 	int			i;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
@@ -1101,6 +1179,10 @@ policy_explain(CompiledPolicy *p)
 	push_string(&st, "tier", tier_string(tier));
 	push_string(&st, "label", p->label[tier]);
 	push_numeric(&st, "score", isnull ? NULL : score);
+	push_string(&st, "next_tier", next ? tier_string(next) : NULL);
+	if (p->is_score)
+		push_numeric(&st, "score_to_next",
+					 (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
 	push_key(&st, "criteria");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < p->ncrit; i++)
@@ -1122,10 +1204,48 @@ policy_explain(CompiledPolicy *p)
 		{
 			push_string(&st, "tier_met", met[i] > 0 ? tier_string((Tier) met[i]) : NULL);
 			push_numeric(&st, "points", p->rank_points[met[i]]);
+			push_numeric(&st, "keep_gap", criterion_gap(p, i, tier));
+			push_numeric(&st, "next_gap", next ? criterion_gap(p, i, next) : NULL);
 		}
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * What the metrics lack to be graded `keep` (at_risk's shortfall): under
+ * the thresholds method {metric: gap} for every criterion whose gap to
+ * keep's threshold is not 0 (NULL for a missing metric); under the score
+ * method {"score": min_score of keep - score} when the score is below it.
+ * An empty object when nothing is lacking.
+ */
+static Jsonb *
+policy_shortfall(CompiledPolicy *p, Tier keep)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int			i;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (p->is_score)
+	{
+		bool		isnull;
+		Numeric		score = policy_score(p, NULL, &isnull);
+		Numeric		need = level_min_score(p, keep);
+
+		if (need != NULL && (isnull || numeric_compare(score, need) < 0))
+			push_numeric(&st, "score", isnull ? NULL : numeric_less(need, score));
+	}
+	else
+		for (i = 0; i < p->ncrit; i++)
+		{
+			Numeric		gap = criterion_gap(p, i, keep);
+
+			if (gap == NULL || numeric_compare(gap, p->zero) != 0)
+				push_numeric(&st, p->crit[i].metric, gap);
+		}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
@@ -1195,6 +1315,22 @@ Datum
 explain_record(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_JSONB_P(policy_explain(policy_with_record(fcinfo)));
+}
+
+Datum
+custier_shortfall_jsonb(PG_FUNCTION_ARGS)
+{
+	CompiledPolicy *p = policy_with_jsonb(fcinfo);
+
+	PG_RETURN_JSONB_P(policy_shortfall(p, PG_GETARG_TIER(2)));
+}
+
+Datum
+custier_shortfall_record(PG_FUNCTION_ARGS)
+{
+	CompiledPolicy *p = policy_with_record(fcinfo);
+
+	PG_RETURN_JSONB_P(policy_shortfall(p, PG_GETARG_TIER(2)));
 }
 
 /* ---------------------------------------------------------------- triggers */
