@@ -102,7 +102,7 @@ BEGIN
                   HINT = 'The first argument is the live policy of a managed table, the second its draft.';
     END IF;
     IF EXISTS (SELECT FROM custier.managed_table t WHERE t.policy OPERATOR(pg_catalog.=) p_draft) THEN
-        RAISE EXCEPTION 'policy "%" grades table % : it is not a draft', p_draft,
+        RAISE EXCEPTION 'policy "%" grades table %: it is not a draft', p_draft,
               (SELECT t.tbl FROM custier.managed_table t WHERE t.policy OPERATOR(pg_catalog.=) p_draft)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Simulate a draft that serves no table: custier.copy_policy(policy, draft) makes one.';
