@@ -7,10 +7,15 @@ RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO custier.adjustment_event (adjustment_id, event, actor, at, detail)
     VALUES (a.adjustment_id, event, custier._actor(), now(), detail);
-    PERFORM pg_notify('custier_adjustment', json_build_object(
+    -- hold_until only when the adjustment holds the grade.
+    PERFORM pg_notify('custier_adjustment', CASE WHEN a.hold_until IS NULL THEN json_build_object(
         'adjustment_id', a.adjustment_id, 'status', a.status, 'event', event,
         'tbl', a.tbl::text, 'customer_key', a.customer_key,
-        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text, 'hold_until', a.hold_until)::text);
+        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text)
+        ELSE json_build_object(
+        'adjustment_id', a.adjustment_id, 'status', a.status, 'event', event,
+        'tbl', a.tbl::text, 'customer_key', a.customer_key,
+        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text, 'hold_until', a.hold_until) END::text);
 END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@._adjustment_guard() RETURNS trigger
