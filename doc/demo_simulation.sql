@@ -4,7 +4,7 @@
 \set QUIET 1
 \echo
 \echo '=== What if: raise the A bound by 20% (custier.copy_policy + custier.simulate)'
-SELECT copy_policy('standard', 'standard A+20%');
+SELECT copy_policy('standard', 'standard A+20%') \g /dev/null
 UPDATE policy_threshold SET bound = bound * 1.2 WHERE policy = 'standard A+20%' AND tier = 'A';
 \unset QUIET
 SELECT d.metric, l.bound AS live_bound, d.bound AS draft_bound
@@ -29,20 +29,31 @@ FROM policy;
 
 \echo
 \echo '=== A held grade: an A customer whose metrics slipped keeps A through its contract renewal'
--- An A customer that qualified lower in the last cycle (any A customer if none did).
+-- An A customer for whom the last cycle proposed a downgrade (any A customer
+-- without an open adjustment if there is none).
 SELECT coalesce(
-         (SELECT r.customer_key FROM evaluation_result r JOIN customer c ON c.customer_id = r.customer_key::int
-           WHERE r.evaluation_id = 2 AND c.grade = 'A' AND r.qualified_tier < 'A'
-           ORDER BY r.customer_key::int LIMIT 1),
-         (SELECT customer_id::text FROM customer WHERE grade = 'A' ORDER BY customer_id LIMIT 1)) AS held_key \gset
+         (SELECT a.customer_key FROM adjustment a JOIN customer c ON c.customer_id = a.customer_key::int
+           WHERE a.status = 'proposed' AND a.evaluation_id IS NOT NULL AND c.grade = 'A'
+           ORDER BY a.customer_key::int LIMIT 1),
+         (SELECT c.customer_id::text FROM customer c
+           WHERE c.grade = 'A' AND NOT EXISTS (SELECT FROM adjustment a WHERE a.customer_key = c.customer_id::text
+                                                AND a.status IN ('proposed', 'approved'))
+           ORDER BY c.customer_id LIMIT 1)) AS held_key \gset
+\unset QUIET
+\echo 'Customer' :held_key 'has an A grade and a downgrade proposed by the last cycle:'
+SELECT adjustment_id, from_tier, to_tier, status, reason FROM adjustment
+WHERE customer_key = :'held_key' AND status = 'proposed';
+\echo 'Its proposer (the role that ran the cycle) withdraws it, and proposes a hold instead:'
+\set QUIET 1
+SELECT withdraw(adjustment_id) FROM adjustment WHERE customer_key = :'held_key' AND status = 'proposed' \g /dev/null
 SELECT propose('customer', :'held_key', 'A', 'contract renewal under way: keep A until it is signed',
                hold_until => '2027-12-31 23:59:59+00') AS hold_id \gset
 SET ROLE demo_sales;
-SELECT review(:hold_id, 'sales', 'support', 'renewal confirmed with the account team');
+SELECT review(:hold_id, 'sales', 'support', 'renewal confirmed with the account team') \g /dev/null
 SET ROLE demo_service;
-SELECT review(:hold_id, 'service', 'support');
+SELECT review(:hold_id, 'service', 'support') \g /dev/null
 SET ROLE demo_manager;
-SELECT approve(:hold_id, 'hold approved until the end of 2027');
+SELECT approve(:hold_id, 'hold approved until the end of 2027') \g /dev/null
 RESET ROLE;
 \unset QUIET
 SELECT tbl, customer_key, tier, hold_until FROM held;

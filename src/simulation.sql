@@ -189,6 +189,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM custier.adjustment a
      WHERE a.hold_until > $2 AND a.status = 'applied'
        AND ($1 IS NULL OR a.tbl = $1)
+       AND a.tbl::oid <> 0          -- a dropped table's rows (tbl 0): their holds ended with it
        AND NOT EXISTS (SELECT FROM custier.adjustment b
                         WHERE b.tbl = a.tbl AND b.customer_key = a.customer_key AND b.status = 'applied'
                           AND (b.decided_at, b.adjustment_id) > (a.decided_at, a.adjustment_id))
