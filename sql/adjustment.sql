@@ -25,7 +25,7 @@ INSERT INTO account VALUES ('K1', 'Acme', 'B'), ('K2', 'Bolt', 'C'), ('K3', 'Cog
 SELECT custier.manage('account', 'code', 'grade', 'key accounts', require_approval => true);
 GRANT SELECT ON account TO custier_test_adjustment_marketing, custier_test_adjustment_sales,
                             custier_test_adjustment_service, custier_test_adjustment_manager;
-GRANT EXECUTE ON FUNCTION custier.propose(regclass, text, tier, text, jsonb), custier.withdraw(bigint)
+GRANT EXECUTE ON FUNCTION custier.propose(regclass, text, tier, text, jsonb, timestamptz), custier.withdraw(bigint)
     TO custier_test_adjustment_marketing, custier_test_adjustment_manager;
 GRANT EXECUTE ON FUNCTION custier.review(bigint, text, text, text)
     TO custier_test_adjustment_sales, custier_test_adjustment_service;

@@ -40,9 +40,9 @@ adjustment_applying(PG_FUNCTION_ARGS)
 Datum
 propose(PG_FUNCTION_ARGS)
 {
-	Oid			types[5] = {REGCLASSOID, TEXTOID, DatumGetObjectId(0), TEXTOID, JSONBOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {REGCLASSOID, TEXTOID, DatumGetObjectId(0), TEXTOID, JSONBOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', 'n'};
 	bool		isnull;
 	Datum		id;
 	int			i;
@@ -52,13 +52,15 @@ propose(PG_FUNCTION_ARGS)
 	custier_require_arg(fcinfo, 2, "to_tier");
 	custier_require_arg(fcinfo, 3, "reason");
 	types[2] = get_fn_expr_argtype(fcinfo->flinfo, 2);
-	for (i = 0; i < 5; i++)
+	/* hold_until: the 0.1.0 declaration, until updated, has five arguments. */
+	for (i = 0; i < 6; i++)
 	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		if (PG_ARGISNULL(i))
-			nulls[i] = 'n';
+		bool		null = i >= PG_NARGS() || PG_ARGISNULL(i);
+
+		values[i] = null ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = null ? 'n' : ' ';
 	}
-	id = custier_call_as_owner("SELECT custier._propose($1, $2, $3, $4, $5)", 5, types, values, nulls, &isnull);
+	id = custier_call_as_owner("SELECT custier._propose($1, $2, $3, $4, $5, $6)", 6, types, values, nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "custier._propose returned no adjustment");
 	PG_RETURN_DATUM(id);

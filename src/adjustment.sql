@@ -23,13 +23,15 @@ CREATE TABLE @extschema@.adjustment (
     decided_at    timestamptz,
     decision_note text,
     evaluation_id bigint,
-    dropped_table text
+    dropped_table text,
+    hold_until    timestamptz
 );
 COMMENT ON TABLE @extschema@.adjustment IS 'grade change requests (客户级别调整申请): proposed, reviewed, then approved and applied, rejected or withdrawn';
 -- At most one open adjustment per customer, whatever races.
 COMMENT ON COLUMN @extschema@.adjustment.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 CREATE UNIQUE INDEX adjustment_open ON @extschema@.adjustment (tbl, customer_key) WHERE status IN ('proposed', 'approved');
 COMMENT ON INDEX @extschema@.adjustment_open IS 'one open adjustment per customer';
+COMMENT ON COLUMN @extschema@.adjustment.hold_until IS 'once applied, evaluations before this moment propose no change of the customer''s grade (NULL: no hold)';
 
 CREATE TABLE @extschema@.adjustment_review (
     adjustment_id bigint NOT NULL REFERENCES @extschema@.adjustment,
@@ -91,10 +93,15 @@ RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO custier.adjustment_event (adjustment_id, event, actor, at, detail)
     VALUES (a.adjustment_id, event, custier._actor(), now(), detail);
-    PERFORM pg_notify('custier_adjustment', json_build_object(
+    -- hold_until only when the adjustment holds the grade.
+    PERFORM pg_notify('custier_adjustment', CASE WHEN a.hold_until IS NULL THEN json_build_object(
         'adjustment_id', a.adjustment_id, 'status', a.status, 'event', event,
         'tbl', a.tbl::text, 'customer_key', a.customer_key,
-        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text)::text);
+        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text)
+        ELSE json_build_object(
+        'adjustment_id', a.adjustment_id, 'status', a.status, 'event', event,
+        'tbl', a.tbl::text, 'customer_key', a.customer_key,
+        'from_tier', a.from_tier::text, 'to_tier', a.to_tier::text, 'hold_until', a.hold_until) END::text);
 END $$;
 COMMENT ON FUNCTION @extschema@._adjustment_log(custier.adjustment, text, jsonb) IS 'internal: logs a step in adjustment_event and sends NOTIFY custier_adjustment';
 REVOKE ALL ON FUNCTION @extschema@._adjustment_log(custier.adjustment, text, jsonb) FROM PUBLIC;
@@ -199,9 +206,10 @@ BEGIN
                 USING ERRCODE = 'no_data_found';
         END IF;
         NEW.customer_key := cur.key;
-        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier THEN
+        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier AND NOT custier._same_grade_allowed(NEW) THEN
             RAISE EXCEPTION 'customer "%" of table % already has grade %', NEW.customer_key, NEW.tbl, NEW.to_tier
-                USING ERRCODE = 'invalid_parameter_value';
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'To hold the grade as it is, give hold_until.';
         END IF;
         SELECT a.adjustment_id INTO open_id FROM custier.adjustment a
          WHERE a.tbl = NEW.tbl AND a.customer_key = NEW.customer_key AND a.status IN ('proposed', 'approved');
@@ -349,14 +357,15 @@ ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER no_truncate;
 -- and withdraw to those who propose, review to the departments, approve
 -- and reject to management.
 -- ---------------------------------------------------------------------
-CREATE FUNCTION @extschema@._propose(tbl regclass, customer_key text, to_tier custier.tier, reason text, evidence jsonb)
+CREATE FUNCTION @extschema@._propose(tbl regclass, customer_key text, to_tier custier.tier, reason text, evidence jsonb,
+                                     hold_until timestamptz)
 RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, proposed_by, proposed_at)
-    VALUES ($1, $2, $3, $4, $5, custier._actor(), now())
+    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, proposed_by, proposed_at, hold_until)
+    VALUES ($1, $2, $3, $4, $5, custier._actor(), now(), $6)
     RETURNING adjustment_id
 $$;
-COMMENT ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb) IS 'internal: the work of custier.propose';
-REVOKE ALL ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) IS 'internal: the work of custier.propose';
+REVOKE ALL ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._decide(adjustment_id bigint, status text, note text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -414,9 +423,9 @@ COMMENT ON FUNCTION @extschema@._approval(bigint) IS 'internal: locks and checks
 REVOKE ALL ON FUNCTION @extschema@._approval(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.propose(tbl regclass, customer_key text, to_tier @extschema@.tier, reason text,
-                                    evidence jsonb DEFAULT NULL)
+                                    evidence jsonb DEFAULT NULL, hold_until timestamptz DEFAULT NULL)
 RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'propose';
-COMMENT ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb) IS 'opens an adjustment: a proposed grade change of one customer, with its reason and evidence';
+COMMENT ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz) IS 'opens an adjustment: a proposed grade change of one customer, with its reason and evidence, and the end of a hold of the grade';
 
 CREATE FUNCTION @extschema@.review(adjustment_id bigint, department text, opinion text, comment text DEFAULT NULL)
 RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'review';
@@ -434,7 +443,7 @@ CREATE FUNCTION @extschema@.withdraw(adjustment_id bigint)
 RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'withdraw';
 COMMENT ON FUNCTION @extschema@.withdraw(bigint) IS 'the proposer takes a proposed adjustment back';
 
-REVOKE ALL ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb),
+REVOKE ALL ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz),
                        @extschema@.review(bigint, text, text, text),
                        @extschema@.approve(bigint, text),
                        @extschema@.reject(bigint, text),

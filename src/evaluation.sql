@@ -28,7 +28,7 @@ CREATE TABLE @extschema@.evaluation_result (
     proposed_tier  @extschema@.tier NOT NULL,
     score          numeric,
     current_tier   @extschema@.tier,
-    action         text NOT NULL CHECK (action IN ('kept', 'applied', 'proposed', 'pending', 'skipped')),
+    action         text NOT NULL CHECK (action IN ('kept', 'applied', 'proposed', 'pending', 'skipped', 'held')),
     batch          integer NOT NULL,
     PRIMARY KEY (evaluation_id, customer_key)
 );
@@ -178,8 +178,11 @@ BEGIN
     IF $2 IS NULL THEN
         RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    RETURN QUERY EXECUTE custier._evaluation_query($1, false)
-        USING NULL::text, NULL::bigint, custier._earlier_evaluations($1, $2), true;
+    -- Held grades (src/simulation.sql): $5 the keys held at as_of.
+    RETURN QUERY EXECUTE format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
+                                custier._evaluation_holds(custier._evaluation_query($1, false), '$5'))
+        USING NULL::text, NULL::bigint, custier._earlier_evaluations($1, $2), true,
+              custier._held_keys((SELECT m.tbl FROM custier.managed_table m WHERE m.policy = $1), $2);
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.evaluate(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.evaluate(text, timestamptz) IS
@@ -253,7 +256,8 @@ BEGIN
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
         SELECT $5, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
-               CASE WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
+               CASE WHEN q.held THEN 'held'
+                    WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
                     WHEN q.current_tier IS NULL OR $7 = 'none'
                          OR ($7 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
                     %s
@@ -265,9 +269,10 @@ BEGIN
             $w$WHEN EXISTS (SELECT FROM custier.adjustment a
                            WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
         ELSE '' END,
-        custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL))
+        -- Held grades (src/simulation.sql): $9 the keys held at as_of.
+        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$9'))
     USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
-          p_evaluation_id, batch_no, s.approval, s.tbl;
+          p_evaluation_id, batch_no, s.approval, s.tbl, custier._held_keys(s.tbl, ev.as_of);
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n > 0 THEN

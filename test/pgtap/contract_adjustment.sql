@@ -51,7 +51,7 @@ SELECT has_column('custier', 'adjustment_review', 'reviewed_at', 'SPEC §5: adju
 SELECT is(pg_temp.cols('adjustment_event', '{adjustment_id,event,actor,at,detail}') ~ 'MISSING', false,
           'SPEC §5: custier.adjustment_event has adjustment_id, event, actor, at, detail');
 SELECT is(pg_temp.cols('adjustment_event', '{detail}'), 'detail jsonb', 'SPEC §5: adjustment_event.detail is jsonb');
-SELECT matches(pg_temp.sig('propose'), '^tbl regclass, customer_key text, to_tier tier, reason text, evidence jsonb DEFAULT NULL(::jsonb)? -> bigint$',
+SELECT matches(pg_temp.sig('propose'), '^tbl regclass, customer_key text, to_tier tier, reason text, evidence jsonb DEFAULT NULL(::jsonb)?(, hold_until timestamp with time zone DEFAULT NULL(::timestamp with time zone)?)? -> bigint$',
                'SPEC §5: "custier.propose(tbl regclass, customer_key text, to_tier tier, reason text, evidence jsonb DEFAULT NULL) → bigint"');
 SELECT matches(pg_temp.sig('review'), '^adjustment_id bigint, department text, opinion text, comment text DEFAULT NULL(::text)? -> void$',
                'SPEC §5: "custier.review(adjustment_id bigint, department text, opinion text, comment text DEFAULT NULL) → void"');
