@@ -60,7 +60,11 @@ propose(PG_FUNCTION_ARGS)
 		values[i] = null ? (Datum) 0 : PG_GETARG_DATUM(i);
 		nulls[i] = null ? 'n' : ' ';
 	}
-	id = custier_call_as_owner("SELECT custier._propose($1, $2, $3, $4, $5, $6)", 6, types, values, nulls, &isnull);
+	/* A database still at 0.1.0 has the five-argument custier._propose. */
+	if (PG_NARGS() < 6)
+		id = custier_call_as_owner("SELECT custier._propose($1, $2, $3, $4, $5)", 5, types, values, nulls, &isnull);
+	else
+		id = custier_call_as_owner("SELECT custier._propose($1, $2, $3, $4, $5, $6)", 6, types, values, nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "custier._propose returned no adjustment");
 	PG_RETURN_DATUM(id);

@@ -53,7 +53,8 @@ UPDATE lc_gone SET grade = 'C' WHERE id = 2;
 
 -- Adjustments in every status a person can leave them in, with reviews.
 GRANT SELECT ON lc_customer TO custier_lc_proposer, custier_lc_approver, custier_lc_sales;
-GRANT EXECUTE ON FUNCTION propose(regclass, text, tier, text, jsonb), withdraw(bigint) TO custier_lc_proposer;
+-- propose without arguments: 0.1.0 has five, 0.2.0 six (hold_until).
+GRANT EXECUTE ON FUNCTION propose, withdraw(bigint) TO custier_lc_proposer;
 GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO custier_lc_sales;
 GRANT EXECUTE ON FUNCTION approve(bigint, text), reject(bigint, text) TO custier_lc_approver;
 SET ROLE custier_lc_proposer;
