@@ -20,7 +20,7 @@ BEGIN
 END $$;
 -- Specialists take A and B customers of their region and industry; regional
 -- owners B to D; two key-account managers take A customers anywhere (up to
--- 1 500 each); one owner serves tech anywhere; the pool takes the rest.
+-- 1 500 each); one owner serves tech anywhere, the pool the rest (B to D).
 INSERT INTO account_owner (policy, owner, region, industry, tiers, capacity) VALUES
     ('standard', 'am_north_finance', 'North', 'finance', '{A,B}', 3000),
     ('standard', 'am_south_finance', 'South', 'finance', '{A,B}', 3000),
@@ -32,8 +32,8 @@ INSERT INTO account_owner (policy, owner, region, industry, tiers, capacity) VAL
     ('standard', 'am_west',          'West',  NULL,      '{B,C,D}', NULL),
     ('standard', 'am_key_1',         NULL,    NULL,      '{A}',     1500),
     ('standard', 'am_key_2',         NULL,    NULL,      '{A}',     1500),
-    ('standard', 'am_tech',          NULL,    'tech',    NULL,      NULL),
-    ('standard', 'am_pool',          NULL,    NULL,      NULL,      NULL);
+    ('standard', 'am_tech',          NULL,    'tech',    '{B,C,D}', NULL),
+    ('standard', 'am_pool',          NULL,    NULL,      '{B,C,D}', NULL);
 SELECT set_allocation('customer', 'account_owner', 'region', 'industry');
 \timing on
 SELECT count(*) AS customers_allocated FROM allocate('customer');
@@ -52,7 +52,7 @@ UPDATE account_owner SET active = false WHERE owner = 'am_east';
 SELECT count(*) AS moved, count(*) FILTER (WHERE old_owner = 'am_east') AS from_am_east
 FROM allocate('customer', rebalance => true);
 SELECT account_owner, count(*) AS customers FROM customer WHERE region = 'East' GROUP BY account_owner ORDER BY 1;
-\echo 'Every change is on record (custier.owner_history), and owner_at answers as of a time:'
+\echo 'Every change is on record (custier.owner_history):'
 SELECT customer_key, old_owner, new_owner, changed_by, reason FROM owner_history
 WHERE customer_key = (SELECT customer_key FROM owner_history WHERE old_owner = 'am_east' ORDER BY history_id LIMIT 1)
 ORDER BY history_id;
