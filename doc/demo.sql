@@ -191,3 +191,4 @@ WHERE customer_key IN ((SELECT customer_key FROM adjustment WHERE status = 'appl
 ORDER BY customer_key::int, history_id;
 \ir demo_insight.sql
 \ir demo_simulation.sql
+\ir demo_allocation.sql

@@ -285,11 +285,13 @@ BEGIN
     IF NOT pg_has_role(actor, (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table % to unmanage it', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
-    -- Unregister first: the drop event trigger then lets the triggers go.
+    -- Unregister first (its allocation goes with it): the drop event
+    -- trigger then lets the triggers go.
     DELETE FROM custier.managed_table m WHERE m.tbl = _unmanage.tbl;
     FOR trg IN SELECT t.tgname FROM pg_trigger t
                 WHERE t.tgrelid = tbl AND t.tgname IN ('custier_guard', 'custier_guard_insert', 'custier_history', 'custier_history_insert_delete',
-                                                      'custier_history_flush', 'custier_history_truncate') LOOP
+                                                      'custier_history_flush', 'custier_history_truncate',
+                                                      'custier_owner_history', 'custier_owner_history_flush') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
     END LOOP;
 END $$;

@@ -54,9 +54,10 @@ BEGIN
                 USING ERRCODE = 'no_data_found';
         END IF;
         NEW.customer_key := cur.key;
-        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier THEN
+        IF cur.grade IS NOT NULL AND cur.grade OPERATOR(custier.=) NEW.to_tier AND NOT custier._same_grade_allowed(NEW) THEN
             RAISE EXCEPTION 'customer "%" of table % already has grade %', NEW.customer_key, NEW.tbl, NEW.to_tier
-                USING ERRCODE = 'invalid_parameter_value';
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'To hold the grade as it is, give hold_until.';
         END IF;
         SELECT a.adjustment_id INTO open_id FROM custier.adjustment a
          WHERE a.tbl = NEW.tbl AND a.customer_key = NEW.customer_key AND a.status IN ('proposed', 'approved');

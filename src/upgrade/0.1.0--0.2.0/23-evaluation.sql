@@ -2,7 +2,7 @@
 -- (collation, any btree key type); a proposal racing a run leaves the
 -- customer pending.
 
-CREATE FUNCTION @extschema@._evaluation_last_key(p_evaluation_id bigint, p_batch integer, p_tbl regclass,
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_last_key(p_evaluation_id bigint, p_batch integer, p_tbl regclass,
                                                  p_key_column name, p_key_type text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -20,7 +20,7 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) IS 'internal: the last customer of a batch in the key column''s order: where the next batch resumes';
 
-CREATE FUNCTION @extschema@._evaluation_propose(p_tbl regclass, p_key text, p_to custier.tier, p_reason text,
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_propose(p_tbl regclass, p_key text, p_to custier.tier, p_reason text,
                                                 p_evidence jsonb, p_evaluation_id bigint) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -54,7 +54,8 @@ BEGIN
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
         SELECT $5, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
-               CASE WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
+               CASE WHEN q.held THEN 'held'
+                    WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
                     WHEN q.current_tier IS NULL OR $7 = 'none'
                          OR ($7 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
                     %s
@@ -66,9 +67,10 @@ BEGIN
             $w$WHEN EXISTS (SELECT FROM custier.adjustment a
                            WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
         ELSE '' END,
-        custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL))
+        -- Held grades (src/simulation.sql): $9 the keys held at as_of.
+        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$9'))
     USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
-          p_evaluation_id, batch_no, s.approval, s.tbl;
+          p_evaluation_id, batch_no, s.approval, s.tbl, custier._held_keys(s.tbl, ev.as_of);
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n > 0 THEN
