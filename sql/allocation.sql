@@ -72,7 +72,7 @@ SELECT * FROM custier.allocate('client', true) ORDER BY customer_key;
 SELECT am, count(*) FROM client GROUP BY am ORDER BY am;
 
 -- Every change is recorded once: by allocate as its caller, by hand as the role.
-SELECT customer_key, old_owner, new_owner, changed_by, reason
+SELECT customer_key, old_owner, new_owner, changed_by = current_user AS by_caller, reason
   FROM custier.owner_history WHERE tbl = 'client'::regclass ORDER BY history_id;
 SELECT pg_temp.fails($$UPDATE custier.owner_history SET reason = 'x'$$);
 
