@@ -5,10 +5,10 @@ EXTENSION   = custier
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 # Modules in dependency order: each is src/<name>.c plus src/<name>.sql.
-CUSTIER_MODULES = tier metrics policy history adjustment evaluation
+CUSTIER_MODULES = tier metrics policy history adjustment evaluation service
 PRESENT_MODULES = $(foreach m,$(CUSTIER_MODULES),$(if $(wildcard src/$(m).sql),$(m)))
 # Modules that 0.1.0 did not have: the update script runs their SQL as is.
-NEW_MODULES     =
+NEW_MODULES     = service
 # The update script from 0.1.0 (see src/upgrade/README.md).
 UPDATE_0_2_0    = $(EXTENSION)--0.1.0--0.2.0.sql
 UPDATE_PARTS    = $(sort $(wildcard src/upgrade/0.1.0--0.2.0/*.sql))
