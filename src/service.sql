@@ -307,9 +307,12 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Attach it with custier.manage first.';
     END IF;
     -- As the caller, who owns the table: no borrowed rights.
-    EXECUTE format('DROP POLICY IF EXISTS custier_service_group ON %s', tbl);
+    IF EXISTS (SELECT FROM pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) tbl
+                  AND p.polname OPERATOR(pg_catalog.=) 'custier_service_group') THEN
+        EXECUTE format('DROP POLICY custier_service_group ON %s', tbl);
+    END IF;
     EXECUTE format('CREATE POLICY custier_service_group ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                   'USING (%I OPERATOR(custier.=) ANY ((SELECT custier._visible_tiers(%L::pg_catalog.regclass))))',
+                   'USING (%I OPERATOR(custier.=) ANY ((SELECT custier._visible_tiers(%L::pg_catalog.regclass))::custier.tier[]))',
                    tbl, tier_column, tbl::text);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
 END $$;
@@ -329,7 +332,10 @@ BEGIN
         RAISE EXCEPTION 'table % is not managed by custier', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    EXECUTE format('DROP POLICY IF EXISTS custier_service_group ON %s', tbl);
+    IF EXISTS (SELECT FROM pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) tbl
+                  AND p.polname OPERATOR(pg_catalog.=) 'custier_service_group') THEN
+        EXECUTE format('DROP POLICY custier_service_group ON %s', tbl);
+    END IF;
     -- Row-level security stays on while the table has policies of its own.
     IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) tbl) THEN
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
