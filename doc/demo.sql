@@ -205,3 +205,5 @@ ORDER BY customer_key::int, history_id;
 \echo 'Grades as they stood before cycle 1, from the history (custier.tiers_at):'
 SELECT tier, count(*) FROM tiers_at('customer', (SELECT started_at FROM evaluation WHERE evaluation_id = 1))
 GROUP BY tier ORDER BY tier DESC;
+
+\ir demo_service.sql

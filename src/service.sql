@@ -279,18 +279,23 @@ GRANT SELECT ON @extschema@.group_change TO PUBLIC;
 -- ---------------------------------------------------------------------
 -- Access by group: restrict / unrestrict
 -- ---------------------------------------------------------------------
--- The grades whose service group the current role serves.  The policy that
--- restrict creates calls it in a sub-select, which PostgreSQL runs once per
--- statement (an InitPlan), not once per row.
-CREATE FUNCTION @extschema@._visible_tiers(tbl regclass) RETURNS @extschema@.tier[]
+-- The grades whose service group the current role serves, as a bit mask
+-- (bit n: the grade of rank n).  The policy that restrict creates calls it
+-- in a sub-select, which PostgreSQL runs once per statement (an InitPlan);
+-- each row then costs one call of _tier_in with two by-value arguments.
+CREATE FUNCTION @extschema@._visible_tiers(tbl regclass) RETURNS int
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(array_agg(g.tier ORDER BY g.tier DESC), '{}')
+    SELECT coalesce(bit_or(1 OPERATOR(pg_catalog.<<) custier.rank(g.tier)), 0)
       FROM custier.managed_table m
       JOIN custier.service_group g ON g.policy OPERATOR(pg_catalog.=) m.policy
      WHERE m.tbl OPERATOR(pg_catalog.=) $1
        AND pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(g.staff_role)), 'MEMBER')
 $$;
-COMMENT ON FUNCTION @extschema@._visible_tiers(regclass) IS 'internal: grades of the managed table whose service group the current role serves (the row-level security policy of custier.restrict)';
+COMMENT ON FUNCTION @extschema@._visible_tiers(regclass) IS 'internal: grades of the managed table whose service group the current role serves, as a mask (bit n = rank n), for the row-level security policy of custier.restrict';
+
+CREATE FUNCTION @extschema@._tier_in(t @extschema@.tier, mask int) RETURNS boolean
+    LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE AS 'MODULE_PATHNAME', 'custier_tier_in_mask';
+COMMENT ON FUNCTION @extschema@._tier_in(@extschema@.tier, int) IS 'internal: whether the grade''s bit (bit n = rank n) is set in the mask: the row test of custier.restrict''s policy';
 
 CREATE FUNCTION @extschema@.restrict(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -312,7 +317,7 @@ BEGIN
         EXECUTE format('DROP POLICY custier_service_group ON %s', tbl);
     END IF;
     EXECUTE format('CREATE POLICY custier_service_group ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                   'USING (%I OPERATOR(custier.=) ANY ((SELECT custier._visible_tiers(%L::pg_catalog.regclass))::custier.tier[]))',
+                   'USING (custier._tier_in(%I, (SELECT custier._visible_tiers(%L::pg_catalog.regclass))))',
                    tbl, tier_column, tbl::text);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
 END $$;
