@@ -3,6 +3,11 @@
  * business_between, service_deadline, the two-argument on_time_rate, and
  * the checks the calendar tables use.  SQL objects in src/service.sql.
  *
+ * Over 1000 lines because business time (calendars, zone offsets, day
+ * windows) and service_deadline (which needs its calendars and a bulk read
+ * of the history in the same per-statement cache) share their caches; the
+ * on_time_rate support functions are the small rest.
+ *
  * Business time.  A calendar (custier.calendar + custier.calendar_day) says
  * which instants are business time: those whose wall-clock time in the
  * calendar's zone lies in [day_start, day_end) of a working day.  The set is
