@@ -5,11 +5,11 @@ EXTENSION   = custier
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 # Modules in dependency order: each is src/<name>.c plus src/<name>.sql.
-CUSTIER_MODULES = tier metrics policy history adjustment evaluation insight simulation allocation lifecycle
+CUSTIER_MODULES = tier metrics policy history adjustment evaluation service insight simulation allocation lifecycle
 PRESENT_MODULES = $(foreach m,$(CUSTIER_MODULES),$(if $(wildcard src/$(m).sql),$(m)))
 # Modules that 0.1.0 did not have: the update script runs their SQL as is.
 # lifecycle stays last: it adds its triggers to every table of schema custier.
-NEW_MODULES     = insight simulation allocation lifecycle
+NEW_MODULES     = service insight simulation allocation lifecycle
 # The update script from 0.1.0 (see src/upgrade/README.md).
 UPDATE_0_2_0    = $(EXTENSION)--0.1.0--0.2.0.sql
 UPDATE_PARTS    = $(sort $(wildcard src/upgrade/0.1.0--0.2.0/*.sql))

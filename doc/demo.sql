@@ -189,6 +189,7 @@ WHERE customer_key IN ((SELECT customer_key FROM adjustment WHERE status = 'appl
                        (SELECT customer_key FROM evaluation_result WHERE evaluation_id = 2 AND action = 'applied'
                         ORDER BY customer_key::int LIMIT 1))
 ORDER BY customer_key::int, history_id;
+\ir demo_service.sql
 \ir demo_insight.sql
 \ir demo_simulation.sql
 \ir demo_allocation.sql

@@ -30,8 +30,9 @@ SELECT is(pg_temp.sig('period_counts'),
           'at timestamp with time zone, amount numeric, as_of timestamp with time zone, period interval, periods integer -> integer[]',
           'SPEC §2: "custier.period_counts(at, amount, as_of, period, periods)" → int[]');
 SELECT is(pg_temp.sig('share'), 'condition boolean -> numeric', 'SPEC §2: "custier.share(condition boolean)" → numeric');
+-- (§10 adds the overload on_time_rate(resolved, deadline).)
 SELECT is(pg_temp.sig('on_time_rate'),
-          'opened timestamp with time zone, resolved timestamp with time zone, allowed interval -> numeric',
+          'opened timestamp with time zone, resolved timestamp with time zone, allowed interval -> numeric | resolved timestamp with time zone, deadline timestamp with time zone -> numeric',
           'SPEC §2: "custier.on_time_rate(opened timestamptz, resolved timestamptz, allowed interval)" → numeric');
 SELECT is(pg_temp.sig('recency'), 'm value_metrics, as_of timestamp with time zone -> interval',
           'SPEC §2: "custier.recency(m custier.value_metrics, as_of timestamptz) → interval"');
@@ -43,7 +44,7 @@ SELECT is(pg_temp.sig('growth'), 'amounts numeric[] -> numeric[] | current numer
           'SPEC §2: "custier.growth(current numeric, previous numeric) → numeric" and "custier.growth(amounts numeric[]) → numeric[]"');
 
 -- Aggregates: parallel safe, combine (+ serialize/deserialize when the state is internal)
-SELECT ok((SELECT bool_and(x ~ '^a s combine=t (serial=t deserial=t internal=t|serial=f deserial=f internal=f)$')
+SELECT ok((SELECT bool_and(x ~ '^a s combine=t (serial=t deserial=t internal=t|serial=f deserial=f internal=f)( \| a s combine=t (serial=t deserial=t internal=t|serial=f deserial=f internal=f))*$')
            FROM unnest(ARRAY[pg_temp.agg('value_metrics'), pg_temp.agg('period_amounts'), pg_temp.agg('period_counts'),
                              pg_temp.agg('share'), pg_temp.agg('on_time_rate')]) x),
           'SPEC §2: "All are C aggregates, PARALLEL SAFE, with combine functions (and serialize/deserialize where the state is internal)"');

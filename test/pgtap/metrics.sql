@@ -116,11 +116,12 @@ SELECT is_empty($$SELECT customer_id FROM (SELECT customer_id, custier.period_am
 SELECT is((SELECT string_agg(p.proname || ':' || p.proparallel::text || ':' || (a.aggcombinefn <> 0 AND a.aggserialfn <> 0 AND a.aggdeserialfn <> 0)::text, ',' ORDER BY p.proname)
            FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
            WHERE p.pronamespace = 'custier'::regnamespace AND a.aggtranstype = 'internal'::regtype),
-          'on_time_rate:s:true,period_amounts:s:true,period_counts:s:true,share:s:true,value_metrics:s:true',
+          -- two on_time_rate: (opened, resolved, allowed) and §10's (resolved, deadline)
+          'on_time_rate:s:true,on_time_rate:s:true,period_amounts:s:true,period_counts:s:true,share:s:true,value_metrics:s:true',
           'every metrics aggregate is parallel safe with combine, serialize and deserialize functions');
 SELECT is((SELECT string_agg(proname || ':' || provolatile::text, ',' ORDER BY proname) FROM pg_proc
            WHERE pronamespace = 'custier'::regnamespace AND proname LIKE '%transfn'),
-          'on_time_rate_transfn:s,period_amounts_transfn:s,period_counts_transfn:s,share_transfn:i,value_metrics_transfn:i',
+          'deadline_rate_transfn:s,on_time_rate_transfn:s,period_amounts_transfn:s,period_counts_transfn:s,share_transfn:i,value_metrics_transfn:i',
           'transition functions: STABLE where they read now() or the TimeZone, else IMMUTABLE');
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
     WHERE p.pronamespace = 'custier'::regnamespace AND p.proname IN ('recency', 'tenure', 'frequency', 'growth')
