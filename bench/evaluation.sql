@@ -28,10 +28,10 @@
 --                      Goal < 300 MB at 10M.
 \set QUIET 1
 \getenv big BENCH_EVALUATION_10M
-CREATE TABLE IF NOT EXISTS bench.evaluation_log (
+DROP TABLE IF EXISTS bench.evaluation_log;
+CREATE TABLE bench.evaluation_log (
     customers bigint, cycle int, floor_ms float8, evaluate_ms float8, run_ms float8, changed bigint,
     vmhwm_mb float8, rss_shmem_mb float8, floor_cpu_ms float8, evaluate_cpu_ms float8, run_cpu_ms float8);
-TRUNCATE bench.evaluation_log;
 -- CPU time (user + system) this backend has used, in ms: the machine is
 -- shared, so wall times carry other jobs' load; CPU times much less so.
 CREATE OR REPLACE FUNCTION bench.cpu_ms() RETURNS float8
