@@ -1,46 +1,93 @@
--- bench/evaluation.sql — run_evaluation() over 1M customers with
--- precomputed metrics: customers per second, and the ratio to evaluate()
--- alone on the same data (the cost of recording, applying and committing).
--- Goals: >= 30k customers/s; run_evaluation <= 3x evaluate().
+-- bench/evaluation.sql — the evaluation cycle against its floors, at 100k
+-- and 1M customers (and 10M when BENCH_EVALUATION_10M is set in the
+-- environment: `BENCH_EVALUATION_10M=1 make bench BENCH=evaluation`).
+--
+-- Per scale, one run of three cycles (as_of 2026-06-30, 2026-12-31,
+-- 2027-06-30) of a three-criterion thresholds policy (upgrade_after 3,
+-- downgrade_after 2: cycle 3 looks back on two earlier evaluations),
+-- approval 'none', batch_size 10000, precomputed metrics in a table (3% of
+-- the customers have no metrics row, 2% have no grade yet); metrics move
+-- between cycles so that grades change in every cycle.
+--
+--   evaluate / floor   evaluate(policy) against the plain join that grades
+--                      the same customers (executor time, EXPLAIN ANALYZE
+--                      TIMING OFF; median of 3 at 100k, of 1 beyond), in
+--                      cycles 1 and 3.  Goal <= 3, explanations included.
+--                      Both wall (executor) and CPU time of the backend.
+--   run_evaluation     customers per second (wall time of the CALL, and CPU
+--                      time of the backend, which the load of other jobs on
+--                      the shared machine does not inflate), cycles 1 and 3.
+--                      Goals >= 250k/s and cycle 3 <= 1.2x cycle 1 (on CPU).
+--   linear             time per customer of the three cycles together, per
+--                      scale, against 1M.  Goal within 20%.
+--   memory             VmHWM of the backend that ran the three cycles (a
+--                      fresh connection per scale).  VmHWM counts the pages
+--                      of shared_buffers the backend touched (RssShmem,
+--                      shared_buffers = 512MB on the bench cluster): the
+--                      private peak is VmHWM - RssShmem, also printed.
+--                      Goal < 300 MB at 10M.
 \set QUIET 1
-SET client_min_messages = warning;
-DROP TABLE IF EXISTS bench_customer, bench_metrics CASCADE;
-DELETE FROM custier.policy WHERE name = 'bench';
-CREATE TABLE bench_customer (id int PRIMARY KEY, grade custier.tier);
-CREATE TABLE bench_metrics (id int PRIMARY KEY, amount numeric, purchases int, tenure_days int);
-INSERT INTO bench_customer SELECT i, custier.tier(1 + (hashint4(i) & 2147483647) % 4) FROM generate_series(1, 1000000) i;
-INSERT INTO bench_metrics
-SELECT i, round(((hashint4(i * 7) & 2147483647) % 200000) / 100.0, 2), (hashint4(i * 13) & 2147483647) % 40,
-       (hashint4(i * 17) & 2147483647) % 2000
-FROM generate_series(1, 1000000) i;
-VACUUM ANALYZE bench_customer;
-VACUUM ANALYZE bench_metrics;
-INSERT INTO custier.policy (name, upgrade_after, downgrade_after, max_step, metrics_source, key_column)
-VALUES ('bench', 2, 1, 1, 'bench_metrics', 'id');
-INSERT INTO custier.policy_criterion (policy, metric) VALUES ('bench', 'amount'), ('bench', 'purchases'), ('bench', 'tenure_days');
-INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES
-    ('bench', 'amount', 'A', 1500), ('bench', 'amount', 'B', 800), ('bench', 'amount', 'C', 200),
-    ('bench', 'purchases', 'A', 24), ('bench', 'purchases', 'B', 12), ('bench', 'purchases', 'C', 4),
-    ('bench', 'tenure_days', 'A', 720), ('bench', 'tenure_days', 'B', 365);
-SELECT custier.manage('bench_customer', 'id', 'grade', 'bench');
-RESET client_min_messages;
+\getenv big BENCH_EVALUATION_10M
+DROP TABLE IF EXISTS bench.evaluation_log;
+CREATE TABLE bench.evaluation_log (
+    customers bigint, cycle int, floor_ms float8, evaluate_ms float8, run_ms float8, changed bigint,
+    vmhwm_mb float8, rss_shmem_mb float8, floor_cpu_ms float8, evaluate_cpu_ms float8, run_cpu_ms float8);
+-- CPU time (user + system) this backend has used, in ms: the machine is
+-- shared, so wall times carry other jobs' load; CPU times much less so.
+CREATE OR REPLACE FUNCTION bench.cpu_ms() RETURNS float8
+LANGUAGE sql AS $$
+    SELECT (f[14]::float8 + f[15]::float8) * 10
+    FROM (SELECT regexp_split_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' ') AS g) s,
+         LATERAL (SELECT ARRAY['', ''] || g AS f) x
+$$;
+CREATE OR REPLACE FUNCTION bench.query_cpu(q text, OUT wall_ms float8, OUT cpu_ms float8)
+LANGUAGE plpgsql AS $$
+DECLARE c0 float8 := bench.cpu_ms();
+BEGIN
+    wall_ms := bench.query_ms(q);
+    cpu_ms := bench.cpu_ms() - c0;
+END $$;
+CREATE OR REPLACE FUNCTION bench.proc_status_mb(field text) RETURNS float8
+LANGUAGE sql AS $$
+    SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), field || ':\s+(\d+) kB'))[1]::float8 / 1024
+$$;
 
--- One cycle: evaluate() twice (best of two), then run_evaluation() timed.
-CREATE TEMP TABLE bench_cycle (cycle int, evaluate_ms float8, run_ms float8, changed bigint);
-\set cycle 1
-\set as_of '2026-06-30'
-\ir evaluation_cycle.inc
-\set cycle 2
-\set as_of '2026-12-31'
-\ir evaluation_cycle.inc
+\set n 100000
+\set runs 3
+\ir evaluation_scale.inc
+\set n 1000000
+\set runs 1
+\ir evaluation_scale.inc
+\if :{?big}
+\set n 10000000
+\ir evaluation_scale.inc
+\endif
+
 \unset QUIET
-\echo '1M customers, 3 criteria; cycle 2 looks back on cycle 1 (upgrade_after = 2); batch_size 10000'
-SELECT cycle, round(evaluate_ms) AS evaluate_ms, round(run_ms) AS run_evaluation_ms, changed,
-       round(1000000 / (run_ms / 1000)) AS customers_per_s, '>= 30000' AS goal_rate,
-       round((run_ms / evaluate_ms)::numeric, 2) AS ratio_to_evaluate, '<= 3' AS goal_ratio,
-       CASE WHEN 1000000 / (run_ms / 1000) >= 30000 AND run_ms / evaluate_ms <= 3 THEN 'met' ELSE 'MISSED' END AS verdict
-FROM bench_cycle ORDER BY cycle;
-\set QUIET 1
-SELECT custier.unmanage('bench_customer');
-DROP TABLE bench_customer, bench_metrics;
-\unset QUIET
+\echo 'evaluate() against its floor (SELECT c.id, c.grade, assign_tier(p, m) FROM customer c LEFT JOIN metrics m USING (id))'
+SELECT customers, cycle, round(floor_ms) AS floor_ms, round(evaluate_ms) AS evaluate_ms,
+       round((evaluate_ms / floor_ms)::numeric, 2) AS ratio, round(floor_cpu_ms) AS floor_cpu_ms,
+       round(evaluate_cpu_ms) AS evaluate_cpu_ms, round((evaluate_cpu_ms / floor_cpu_ms)::numeric, 2) AS cpu_ratio, '<= 3' AS goal,
+       CASE WHEN evaluate_cpu_ms / floor_cpu_ms <= 3 THEN 'met' ELSE 'MISSED' END AS verdict
+FROM bench.evaluation_log WHERE cycle IN (1, 3) ORDER BY customers, cycle;
+
+\echo 'run_evaluation(): customers per second; cycle 3 looks back on cycles 1 and 2'
+SELECT l.customers, l.cycle, l.changed, round(l.run_ms) AS run_ms, round(l.run_cpu_ms) AS run_cpu_ms,
+       round(l.customers / (l.run_ms / 1000)) AS per_s_wall, round(l.customers / (l.run_cpu_ms / 1000)) AS per_s_cpu,
+       '>= 250000' AS goal_rate,
+       round((l.run_cpu_ms / c1.run_cpu_ms)::numeric, 2) AS to_cycle_1, '<= 1.2' AS goal_lookback,
+       CASE WHEN l.customers / (l.run_cpu_ms / 1000) >= 250000 AND l.run_cpu_ms / c1.run_cpu_ms <= 1.2 THEN 'met' ELSE 'MISSED' END AS verdict
+FROM bench.evaluation_log l JOIN bench.evaluation_log c1 ON c1.customers = l.customers AND c1.cycle = 1
+WHERE l.cycle IN (1, 3) ORDER BY l.customers, l.cycle;
+
+\echo 'linear: CPU time per customer of the three run_evaluation() cycles; peak memory of the backend'
+WITH s AS (SELECT customers, sum(run_cpu_ms) * 1000 / customers AS us_per_customer,
+                  max(vmhwm_mb) AS vmhwm_mb, max(rss_shmem_mb) AS rss_shmem_mb
+           FROM bench.evaluation_log GROUP BY customers)
+SELECT s.customers, round(s.us_per_customer::numeric, 2) AS us_per_customer,
+       round((s.us_per_customer / m.us_per_customer)::numeric, 2) AS to_1m, '0.8 .. 1.2' AS goal_linear,
+       round(s.vmhwm_mb) AS vmhwm_mb, round(s.rss_shmem_mb) AS rss_shmem_mb,
+       round((s.vmhwm_mb - s.rss_shmem_mb)::numeric) AS private_mb, '< 300 (10M)' AS goal_memory,
+       CASE WHEN s.us_per_customer / m.us_per_customer BETWEEN 0.8 AND 1.2
+             AND (s.customers < 10000000 OR s.vmhwm_mb < 300) THEN 'met' ELSE 'MISSED' END AS verdict
+FROM s CROSS JOIN (SELECT us_per_customer FROM s WHERE customers = 1000000) m ORDER BY s.customers;

@@ -37,7 +37,7 @@ CREATE OR REPLACE FUNCTION @extschema@._evaluation_step(p_evaluation_id bigint, 
     OUT customers bigint, OUT changed bigint, OUT proposed bigint, OUT finished boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record; n bigint; batch_no int; last text; r record;
-        evidence jsonb;
+        evidence jsonb; earlier bigint[]; upto text; first_batch integer[]; last_batch integer[];
 BEGIN
     -- The row lock serializes concurrent runners of the same evaluation.
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id FOR UPDATE;
@@ -50,26 +50,37 @@ BEGIN
 
     s := custier._evaluation_setup(ev.policy);
     batch_no := ev.batches + 1;
+    earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
+    IF pg_catalog.cardinality(earlier) > 0 THEN
+        -- The key this batch will end at (NULL: it takes the rest), so that
+        -- only the batches of earlier evaluations holding these customers are read.
+        EXECUTE format('SELECT t.%1$I::text FROM %2$s t %3$s ORDER BY t.%1$I OFFSET $2 - 1 LIMIT 1',
+                       s.key_column, s.tbl,
+                       CASE WHEN ev.last_key IS NOT NULL THEN format('WHERE t.%I > $1::%s', s.key_column, s.key_type) ELSE '' END)
+        INTO upto USING ev.last_key, p_batch_size::bigint;
+        SELECT b.first_batch, b.last_batch INTO first_batch, last_batch
+        FROM custier._earlier_batches(earlier, s.tbl, s.key_type, ev.last_key, upto) b;
+    END IF;
     EXECUTE format($q$
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
-        SELECT $5, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
+        SELECT $7, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
                CASE WHEN q.held THEN 'held'
                     WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
-                    WHEN q.current_tier IS NULL OR $7 = 'none'
-                         OR ($7 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
+                    WHEN q.current_tier IS NULL OR $9 = 'none'
+                         OR ($9 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
                     %s
                     ELSE 'proposed' END,
-               $6
+               $8
         FROM (%s) q$q$,
         -- Only a policy that asks for approval can have open adjustments to wait on.
         CASE WHEN s.approval <> 'none' THEN
             $w$WHEN EXISTS (SELECT FROM custier.adjustment a
-                           WHERE a.tbl = $8 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
+                           WHERE a.tbl = $10 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
         ELSE '' END,
-        -- Held grades (src/simulation.sql): $9 the keys held at as_of.
-        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$9'))
-    USING ev.last_key, p_batch_size::bigint, custier._earlier_evaluations(ev.policy, ev.as_of), false,
+        -- Held grades (src/simulation.sql): $11 the keys held at as_of.
+        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$11'))
+    USING ev.last_key, p_batch_size::bigint, earlier, false, first_batch, last_batch,
           p_evaluation_id, batch_no, s.approval, s.tbl, custier._held_keys(s.tbl, ev.as_of);
     GET DIAGNOSTICS n = ROW_COUNT;
 
@@ -106,6 +117,8 @@ BEGIN
     SET customers = _evaluation_step.customers, changed = _evaluation_step.changed,
         proposed = _evaluation_step.proposed, batches = batch_no,
         last_key = coalesce(last, e.last_key),
+        batch_last_keys = CASE WHEN last IS NULL THEN e.batch_last_keys
+                               ELSE pg_catalog.array_append(e.batch_last_keys, last) END,
         finished_at = CASE WHEN _evaluation_step.finished THEN clock_timestamp() END
     WHERE e.evaluation_id = p_evaluation_id;
 END $$;

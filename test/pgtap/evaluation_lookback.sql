@@ -1,0 +1,83 @@
+-- pgTAP property: run_evaluation looks back on earlier evaluations by
+-- reading only the batches of theirs that hold a batch's customers
+-- (custier.evaluation.batch_last_keys).  Whatever the batch sizes of the
+-- earlier runs, customers coming and going between runs, and a text key
+-- whose collation orders the batches, every result row must carry the
+-- proposed tier that looking each customer up in every earlier evaluation
+-- gives.  Random, seeded (the seed is printed).
+-- run_evaluation commits, so this file runs WITHOUT a wrapping transaction
+-- and cleans up after itself.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+SET client_min_messages = warning;
+SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'custier') AS own_custier,
+       NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pgtap') AS own_pgtap,
+       'lookback_' || pg_backend_pid() AS p \gset
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS custier;
+SET search_path = public, custier;
+SET TimeZone = 'UTC';
+
+SELECT plan(12);
+\set seed 0.4242
+SELECT diag('seed ' || :seed);
+SELECT setseed(:seed);
+
+-- Text keys in the "C" collation, where 'B10' < 'B9' and 'a' > 'Z'.
+CREATE TABLE lookback_cust (k text COLLATE "C" PRIMARY KEY, grade tier);
+CREATE TABLE lookback_metrics (k text COLLATE "C" PRIMARY KEY, amount numeric);
+INSERT INTO lookback_cust
+SELECT pfx || i, (ARRAY['A', 'B', 'C', 'D'])[1 + floor(random() * 4)::int]::tier
+FROM generate_series(1, 150) i, unnest(ARRAY['B', 'a', 'Z']) pfx;
+INSERT INTO custier.policy (name, upgrade_after, downgrade_after, metrics_source, key_column)
+VALUES (:'p', 3, 3, 'lookback_metrics', 'k');
+INSERT INTO custier.policy_criterion (policy, metric) VALUES (:'p', 'amount');
+INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES
+    (:'p', 'amount', 'A', 1000), (:'p', 'amount', 'B', 500), (:'p', 'amount', 'C', 100);
+SELECT custier.manage('lookback_cust', 'k', 'grade', :'p');
+
+-- The rule, looked up customer by customer (what 0.1.0 did).
+CREATE FUNCTION pg_temp.lookback_mismatches(p text, as_of timestamptz) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(*)
+    FROM custier.evaluation e
+    JOIN custier.evaluation_result r ON r.evaluation_id = e.evaluation_id
+    WHERE e.policy = p AND e.as_of = $2
+      AND r.proposed_tier IS DISTINCT FROM custier.proposed_tier(r.current_tier, r.qualified_tier,
+            ARRAY(SELECT o.qualified_tier FROM unnest(custier._earlier_evaluations(p, $2)) WITH ORDINALITY x(id, n)
+                  LEFT JOIN custier.evaluation_result o ON o.evaluation_id = x.id AND o.customer_key = r.customer_key
+                  ORDER BY x.n),
+            3, 3, NULL)
+$$;
+
+-- Six runs, each with new metrics, a different batch size, and customers
+-- added and removed (new keys fall between old ones).
+CREATE TEMP TABLE lookback_run (n int, as_of timestamptz, batch int);
+INSERT INTO lookback_run VALUES (1, '2026-01-01', 7), (2, '2026-02-01', 50), (3, '2026-03-01', 13),
+    (4, '2026-04-01', 1000), (5, '2026-05-01', 3), (6, '2026-06-01', 29);
+\set n 1
+\ir evaluation_lookback_run.inc
+\set n 2
+\ir evaluation_lookback_run.inc
+\set n 3
+\ir evaluation_lookback_run.inc
+\set n 4
+\ir evaluation_lookback_run.inc
+\set n 5
+\ir evaluation_lookback_run.inc
+\set n 6
+\ir evaluation_lookback_run.inc
+
+SELECT * FROM finish();
+
+SELECT custier.unmanage('lookback_cust');
+DROP TABLE lookback_cust, lookback_metrics;
+\if :own_custier
+DROP EXTENSION custier CASCADE;
+\endif
+\if :own_pgtap
+DROP EXTENSION pgtap;
+\endif
