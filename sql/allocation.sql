@@ -97,6 +97,7 @@ CREATE TABLE client_metrics (id int PRIMARY KEY, spend numeric);
 INSERT INTO client_metrics SELECT id, 0 FROM client;
 UPDATE custier.policy SET metrics_source = 'client_metrics', key_column = 'id' WHERE name = 'accounts';
 UPDATE client SET am = 'custier_test_alloc_any1' WHERE id = 2;
+\set VERBOSITY terse
 CALL custier.run_evaluation('accounts', '2026-01-01', 3);
 SELECT id, grade, am FROM client ORDER BY id;
 

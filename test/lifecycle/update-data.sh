@@ -13,7 +13,7 @@ q() { PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 "$@
 cleanup() { for db in "${dbs[@]}"; do q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done; rm -rf "$out"; }
 trap cleanup EXIT
 status=0
-new_columns='{dropped_table,hold_until}'
+new_columns='{dropped_table,hold_until,batch_last_keys}'
 for db in "${dbs[@]}"; do q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null; done
 
 q -d custier_up_data -c "CREATE EXTENSION custier VERSION '0.1.0'" >/dev/null
