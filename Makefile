@@ -17,7 +17,7 @@ UPDATE_AFTER    = $(filter-out $(UPDATE_BEFORE),$(UPDATE_PARTS))
 
 MODULE_big  = custier
 # C files that are not modules of their own (no src/<name>.sql).
-CUSTIER_EXTRA_OBJS = src/numeric128.o src/metrics_period.o src/metrics_v010.o
+CUSTIER_EXTRA_OBJS = src/numeric128.o src/metrics_period.o src/metrics_v010.o src/citus.o
 OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m)))) $(CUSTIER_EXTRA_OBJS)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
