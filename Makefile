@@ -54,7 +54,7 @@ $(UPDATE_0_2_0): $(UPDATE_PARTS) $(patsubst %,src/%.sql,$(NEW_MODULES)) Makefile
 	    '\echo Use "ALTER EXTENSION custier UPDATE TO '"'"'0.2.0'"'"'" to load this file. \quit'; \
 	  for f in $(UPDATE_BEFORE) $(patsubst %,src/%.sql,$(NEW_MODULES)) $(UPDATE_AFTER); do printf '\n-- ==== %s ====\n' "$$f"; cat $$f; done ) > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench citus-check
 # Builds with warnings as errors, runs pg_regress, isolation and pgTAP suites
 # on a throwaway cluster (installing Debian packages first when root).
 test:
@@ -64,3 +64,8 @@ demo:
 	bash .ci/demo.sh
 bench:
 	bash bench/run.sh $(BENCH)
+# Not part of test: builds Citus once (cached in ~/.cache/custier-citus) and
+# checks custier on a coordinator and two workers (doc/citus.md).
+citus-check:
+	bash .ci/citus-check.sh
+
