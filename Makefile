@@ -17,7 +17,9 @@ UPDATE_BEFORE   = $(filter src/upgrade/0.1.0--0.2.0/0% src/upgrade/0.1.0--0.2.0/
 UPDATE_AFTER    = $(filter-out $(UPDATE_BEFORE),$(UPDATE_PARTS))
 
 MODULE_big  = custier
-OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m))))
+# C files that are not modules of their own (no src/<name>.sql).
+CUSTIER_EXTRA_OBJS = src/numeric128.o src/metrics_period.o src/metrics_v010.o src/citus.o
+OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m)))) $(CUSTIER_EXTRA_OBJS)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
 DATA        = $(EXTENSION)--0.1.0.sql
@@ -58,7 +60,7 @@ $(UPDATE_0_2_0): $(UPDATE_PARTS) $(patsubst %,src/%.sql,$(NEW_MODULES)) Makefile
 	    '\echo Use "ALTER EXTENSION custier UPDATE TO '"'"'0.2.0'"'"'" to load this file. \quit'; \
 	  for f in $(UPDATE_BEFORE) $(patsubst %,src/%.sql,$(NEW_MODULES)) $(UPDATE_AFTER); do printf '\n-- ==== %s ====\n' "$$f"; cat $$f; done ) > $@
 
-.PHONY: test demo bench dist
+.PHONY: test demo bench dist citus-check
 # Builds with warnings as errors, runs pg_regress, isolation and pgTAP suites
 # on a throwaway cluster (installing Debian packages first when root).
 test:
@@ -71,3 +73,9 @@ bench:
 # The release archive for PGXN: what git has at HEAD, under custier-VERSION/.
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# Not part of test: builds Citus once (cached in ~/.cache/custier-citus) and
+# checks custier on a coordinator and two workers (doc/citus.md).
+citus-check:
+	bash .ci/citus-check.sh
+

@@ -21,7 +21,7 @@ done
 for kind in objects dump; do
   if ! diff -u "$out/custier_fresh.$kind" "$out/custier_updated.$kind" > "$out/$kind.diff"; then
     echo "custier: 0.1.0 updated differs from a fresh install ($kind; - fresh, + updated):" >&2
-    head -n 80 "$out/$kind.diff" >&2
+    head -n "${CUSTIER_DIFF_LINES:-80}" "$out/$kind.diff" >&2
     status=1
   fi
 done

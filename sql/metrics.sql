@@ -232,8 +232,11 @@ RESET enable_partitionwise_aggregate;
 RESET max_parallel_workers_per_gather;
 DROP TABLE metrics_p;
 
--- Catalog: parallel safe aggregates with combine and serialize functions.
-SELECT p.proname, p.proparallel, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial
+-- Catalog: parallel safe aggregates with combine functions and a state type
+-- of their own (not internal: Citus splits only those), so no serialize
+-- functions.
+SELECT p.proname, p.proparallel, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial,
+       a.aggtranstype::regtype AS state_type
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
 WHERE p.pronamespace = 'custier'::regnamespace AND p.proname IN ('value_metrics', 'period_amounts', 'period_counts', 'share', 'on_time_rate')
 ORDER BY 1;

@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "custier.h"
+#include "custier_citus.h"
 #include "history.h"
 #include "insight.h"
 #include "lifecycle.h"
@@ -1011,6 +1012,7 @@ manage(PG_FUNCTION_ARGS)
 	custier_require_arg(fcinfo, 2, "tier_column");
 	custier_require_arg(fcinfo, 3, "policy");
 	custier_require_arg(fcinfo, 4, "require_approval");
+	custier_citus_refuse_manage(PG_GETARG_OID(0));
 	for (i = 0; i < 5; i++)
 		values[i] = PG_GETARG_DATUM(i);
 	custier_call_as_owner("SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL, NULL);

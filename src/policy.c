@@ -29,6 +29,7 @@
 #include "utils/typcache.h"
 
 #include "custier.h"
+#include "custier_citus.h"
 #include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(assign_tier_jsonb);
@@ -313,11 +314,16 @@ find_criterion(CompiledPolicy *p, const char *metric)
 	return -1;					/* the foreign key makes this unreachable */
 }
 
+/*
+ * Runs sql, whose %s is replaced by where this node keeps the policy table
+ * `table` (the table, or its Citus reference-table placement: citus.c).
+ */
 static SPITupleTable *
-policy_query(const char *sql, Datum name)
+policy_query(const char *table, const char *sqlfmt, Datum name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {name};
+	char	   *sql = psprintf(sqlfmt, custier_citus_local_relation(table));
 
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "custier: reading the policy failed: %s", sql);
@@ -362,7 +368,7 @@ policy_compile(text *name, MemoryContext parent)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "custier: SPI_connect failed");
 
-	tt = policy_query("SELECT method, lowest FROM custier.policy WHERE name OPERATOR(pg_catalog.=) $1",
+	tt = policy_query("policy", "SELECT method, lowest FROM %s WHERE name OPERATOR(pg_catalog.=) $1",
 					  namedatum);
 	if (SPI_processed == 0)
 	{
@@ -387,7 +393,7 @@ policy_compile(text *name, MemoryContext parent)
 	}
 
 	/* Criteria, by metric name so that explain lists them in a stable order. */
-	tt = policy_query("SELECT metric, weight, higher_is_better FROM custier.policy_criterion"
+	tt = policy_query("policy_criterion", "SELECT metric, weight, higher_is_better FROM %s"
 					  " WHERE policy OPERATOR(pg_catalog.=) $1 ORDER BY metric",
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -411,7 +417,7 @@ policy_compile(text *name, MemoryContext parent)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* Thresholds: kept per criterion, best tier first; tiers beyond lowest ignored. */
-	tt = policy_query("SELECT metric, tier, bound FROM custier.policy_threshold"
+	tt = policy_query("policy_threshold", "SELECT metric, tier, bound FROM %s"
 					  " WHERE policy OPERATOR(pg_catalog.=) $1",
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -481,7 +487,7 @@ policy_compile(text *name, MemoryContext parent)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* Bands: most points first (then the hardest bound), so the first met is the best. */
-	tt = policy_query("SELECT metric, bound, points FROM custier.policy_band"
+	tt = policy_query("policy_band", "SELECT metric, bound, points FROM %s"
 					  " WHERE policy OPERATOR(pg_catalog.=) $1",
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -521,7 +527,7 @@ policy_compile(text *name, MemoryContext parent)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* Tiers: labels, and the min_score ladder of the score method. */
-	tt = policy_query("SELECT tier, label, min_score FROM custier.policy_tier"
+	tt = policy_query("policy_tier", "SELECT tier, label, min_score FROM %s"
 					  " WHERE policy OPERATOR(pg_catalog.=) $1",
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -1395,7 +1401,9 @@ policy_audit_trigger(PG_FUNCTION_ARGS)
 	argtypes[0] = TEXTOID;
 	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	argtypes[1] = TEXTOID;
-	args[1] = CStringGetTextDatum(RelationGetRelationName(td->tg_relation));
+	/* the table's name is the trigger's argument: on a Citus shard the relation is policy_102008 */
+	args[1] = CStringGetTextDatum(td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0]
+								  : RelationGetRelationName(td->tg_relation));
 	argtypes[2] = TEXTOID;
 	args[2] = CStringGetTextDatum(op);
 	argtypes[3] = rowtype;

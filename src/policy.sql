@@ -124,7 +124,9 @@ DECLARE
     problem text;
     hint text;
 BEGIN
-    CASE TG_TABLE_NAME
+    -- The table is named by the trigger's argument, not TG_TABLE_NAME: as a
+    -- Citus reference table, the rows are written to shards (policy_102008).
+    CASE coalesce(TG_ARGV[0], TG_TABLE_NAME)
     WHEN 'policy' THEN
         IF NEW.name = '' THEN
             problem := 'a policy name must not be empty';
@@ -309,7 +311,7 @@ AS $$
 BEGIN
     -- A restore replays policies as they were, table by table.
     IF custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
-    IF TG_TABLE_NAME = 'policy' THEN
+    IF coalesce(TG_ARGV[0], TG_TABLE_NAME) = 'policy' THEN   -- see policy_row_check
         PERFORM custier.policy_check(NEW.name);
     ELSE
         PERFORM custier.policy_check(NEW.policy);
@@ -376,27 +378,41 @@ CREATE TRIGGER policy_audit_no_truncate BEFORE TRUNCATE ON @extschema@.policy_au
 -- are constraint triggers, DEFERRABLE INITIALLY IMMEDIATE: a multi-row
 -- statement is checked at its end, once consistent, and a transaction can
 -- rewrite a policy over several statements after
--- SET CONSTRAINTS ALL DEFERRED (checked at COMMIT).
+-- SET CONSTRAINTS ALL DEFERRED (checked at COMMIT).  Each trigger gets the
+-- table's name as its argument, so that the same triggers work on the
+-- shards of a Citus reference table (doc/citus.md).
+CREATE FUNCTION @extschema@._policy_triggers(t text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON custier.%I FOR EACH ROW EXECUTE FUNCTION custier.policy_row_check(%L)',
+                   t || '_row_check', t, t);
+    IF t <> 'policy_reviewer' THEN
+        EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE ON custier.%I DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION custier.policy_consistency_trigger(%L)',
+                       t || '_consistency', t, t);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_edited()',
+                       t || '_edited', t);
+        -- Also under session_replication_role = replica: a stale compiled
+        -- policy is wrong whatever the role.
+        EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_edited');
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON custier.%I FOR EACH ROW EXECUTE FUNCTION custier.policy_audit_trigger(%L)',
+                   t || '_audit', t, t);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_audit_trigger(%L)',
+                   t || '_audit_truncate', t, t);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._policy_triggers(text) IS
+    'internal: creates the validation, cache and audit triggers of one policy table (used by the install and update scripts)';
+REVOKE ALL ON FUNCTION @extschema@._policy_triggers(text) FROM PUBLIC;
+
 DO $do$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['policy', 'policy_tier', 'policy_criterion', 'policy_threshold',
                              'policy_band', 'policy_reviewer'] LOOP
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON custier.%I FOR EACH ROW EXECUTE FUNCTION custier.policy_row_check()',
-                       t || '_row_check', t);
-        IF t <> 'policy_reviewer' THEN
-            EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE ON custier.%I DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION custier.policy_consistency_trigger()',
-                           t || '_consistency', t);
-            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_edited()',
-                           t || '_edited', t);
-            -- Also under session_replication_role = replica: a stale compiled
-            -- policy is wrong whatever the role.
-            EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_edited');
-        END IF;
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON custier.%I FOR EACH ROW EXECUTE FUNCTION custier.policy_audit_trigger()',
-                       t || '_audit', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_audit_trigger()',
-                       t || '_audit_truncate', t);
+        PERFORM custier._policy_triggers(t);
     END LOOP;
 END
 $do$;

@@ -113,12 +113,11 @@ SELECT is_empty($$SELECT customer_id FROM (SELECT customer_id, custier.period_am
     'growth(numeric[]) is growth of each element over the next');
 
 -- Catalog facts.
-SELECT is((SELECT string_agg(p.proname || ':' || p.proparallel::text || ':' || (a.aggcombinefn <> 0 AND a.aggserialfn <> 0 AND a.aggdeserialfn <> 0)::text, ',' ORDER BY p.proname)
-           FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
-           WHERE p.pronamespace = 'custier'::regnamespace AND a.aggtranstype = 'internal'::regtype),
-          -- two on_time_rate: (opened, resolved, allowed) and §10's (resolved, deadline)
-          'on_time_rate:s:true,on_time_rate:s:true,period_amounts:s:true,period_counts:s:true,share:s:true,value_metrics:s:true',
-          'every metrics aggregate is parallel safe with combine, serialize and deserialize functions');
+SELECT is((SELECT string_agg(p.proname || ':' || p.proparallel::text || ':' || (a.aggcombinefn <> 0)::text || ':' || t.typtype::text, ',' ORDER BY p.proname)
+           FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_type t ON t.oid = a.aggtranstype
+           WHERE p.pronamespace = 'custier'::regnamespace AND t.typname LIKE '%state'),
+          'on_time_rate:s:true:b,period_amounts:s:true:b,period_counts:s:true:b,share:s:true:b,value_metrics:s:true:b',
+          'every metrics aggregate is parallel safe with a combine function and a real (base, not pseudo) state type, as Citus needs');
 SELECT is((SELECT string_agg(proname || ':' || provolatile::text, ',' ORDER BY proname) FROM pg_proc
            WHERE pronamespace = 'custier'::regnamespace AND proname LIKE '%transfn'),
           'deadline_rate_transfn:s,on_time_rate_transfn:s,period_amounts_transfn:s,period_counts_transfn:s,share_transfn:i,value_metrics_transfn:i',

@@ -182,7 +182,7 @@ AS $$
 BEGIN
     -- A restore replays policies as they were, table by table.
     IF custier._restore_load(TG_RELID) THEN RETURN NULL; END IF;
-    IF TG_TABLE_NAME = 'policy' THEN
+    IF coalesce(TG_ARGV[0], TG_TABLE_NAME) = 'policy' THEN   -- see policy_row_check
         PERFORM custier.policy_check(NEW.name);
     ELSE
         PERFORM custier.policy_check(NEW.policy);
