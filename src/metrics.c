@@ -53,6 +53,7 @@ PG_FUNCTION_INFO_V1(custier_rate_state_in);
 PG_FUNCTION_INFO_V1(custier_rate_state_out);
 PG_FUNCTION_INFO_V1(custier_share_transfn);
 PG_FUNCTION_INFO_V1(custier_on_time_rate_transfn);
+PG_FUNCTION_INFO_V1(custier_deadline_rate_transfn);
 PG_FUNCTION_INFO_V1(custier_rate_combinefn);
 PG_FUNCTION_INFO_V1(custier_rate_finalfn);
 PG_FUNCTION_INFO_V1(recency);
@@ -483,6 +484,32 @@ custier_on_time_rate_transfn(PG_FUNCTION_ARGS)
 	s = rate_state(fcinfo);
 	s->rows++;
 	if (!PG_ARGISNULL(2) && PG_GETARG_TIMESTAMPTZ(2) <= deadline)
+		s->hits++;
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * on_time_rate(resolved, deadline), the service groups' form: on time when
+ * resolved <= deadline; an open row is late once now() has passed its
+ * deadline, and left out before that.  Same state as the form above, so it
+ * splits on Citus alike.
+ */
+Datum
+custier_deadline_rate_transfn(PG_FUNCTION_ARGS)
+{
+	RateState  *s;
+
+	if (PG_ARGISNULL(2) ||
+		(PG_ARGISNULL(1) && GetCurrentTransactionStartTimestamp() <= PG_GETARG_TIMESTAMPTZ(2)))
+	{
+		/* no deadline, or open and still has time: not counted */
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	s = rate_state(fcinfo);
+	s->rows++;
+	if (!PG_ARGISNULL(1) && PG_GETARG_TIMESTAMPTZ(1) <= PG_GETARG_TIMESTAMPTZ(2))
 		s->hits++;
 	PG_RETURN_POINTER(s);
 }

@@ -1,12 +1,12 @@
 /*
  * service.c — service groups, SLAs and business time: business_add,
- * business_between, service_deadline, the two-argument on_time_rate, and
- * the checks the calendar tables use.  SQL objects in src/service.sql.
+ * business_between, service_deadline and the checks the calendar tables
+ * use; SQL objects in src/service.sql.  (The two-argument on_time_rate
+ * shares the metrics' rate_state, in src/metrics.c.)
  *
  * Over 1000 lines because business time (calendars, zone offsets, day
  * windows) and service_deadline (which needs its calendars and a bulk read
- * of the history in the same per-statement cache) share their caches; the
- * on_time_rate support functions are the small rest.
+ * of the history in the same per-statement cache) share their caches.
  *
  * Business time.  A calendar (custier.calendar + custier.calendar_day) says
  * which instants are business time: those whose wall-clock time in the
@@ -63,11 +63,6 @@ PG_FUNCTION_INFO_V1(custier_business_add);
 PG_FUNCTION_INFO_V1(custier_business_between);
 PG_FUNCTION_INFO_V1(custier_timezone_ok);
 PG_FUNCTION_INFO_V1(custier_service_deadline);
-PG_FUNCTION_INFO_V1(custier_deadline_rate_transfn);
-PG_FUNCTION_INFO_V1(custier_deadline_rate_combinefn);
-PG_FUNCTION_INFO_V1(custier_deadline_rate_serialfn);
-PG_FUNCTION_INFO_V1(custier_deadline_rate_deserialfn);
-PG_FUNCTION_INFO_V1(custier_deadline_rate_finalfn);
 PG_FUNCTION_INFO_V1(custier_service_append_only);
 PG_FUNCTION_INFO_V1(custier_tier_in_mask);
 
@@ -1069,121 +1064,6 @@ custier_service_deadline(PG_FUNCTION_ARGS)
 	cal = calcache_get(&dc->cals, g->calendar);
 	check_amount(cal, &g->sla[kind], &need);
 	PG_RETURN_TIMESTAMPTZ(business_add(cal, opened, need));
-}
-
-/* ------------------------------------------------------------------------
- * on_time_rate(resolved, deadline): percentage resolved by the deadline.
- * ------------------------------------------------------------------------
- */
-typedef struct DeadlineRate
-{
-	int64		hits;
-	int64		rows;
-} DeadlineRate;
-
-static MemoryContext
-rate_context(FunctionCallInfo fcinfo, const char *fn)
-{
-	MemoryContext aggcxt;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "%s called in non-aggregate context", fn);
-	return aggcxt;
-}
-
-Datum
-custier_deadline_rate_transfn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt = rate_context(fcinfo, "custier_deadline_rate_transfn");
-	DeadlineRate *state = PG_ARGISNULL(0) ? NULL : (DeadlineRate *) PG_GETARG_POINTER(0);
-	TimestampTz deadline;
-
-	if (PG_ARGISNULL(2))
-		goto skip;
-	deadline = PG_GETARG_TIMESTAMPTZ(2);
-	if (PG_ARGISNULL(1) && GetCurrentTransactionStartTimestamp() <= deadline)
-		goto skip;				/* open, and still has time */
-	if (state == NULL)
-		state = MemoryContextAllocZero(aggcxt, sizeof(DeadlineRate));
-	state->rows++;
-	if (!PG_ARGISNULL(1) && PG_GETARG_TIMESTAMPTZ(1) <= deadline)
-		state->hits++;
-	PG_RETURN_POINTER(state);
-skip:
-	if (state == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_POINTER(state);
-}
-
-Datum
-custier_deadline_rate_combinefn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt = rate_context(fcinfo, "custier_deadline_rate_combinefn");
-	DeadlineRate *a = PG_ARGISNULL(0) ? NULL : (DeadlineRate *) PG_GETARG_POINTER(0);
-	DeadlineRate *b = PG_ARGISNULL(1) ? NULL : (DeadlineRate *) PG_GETARG_POINTER(1);
-
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a == NULL)
-		a = MemoryContextAllocZero(aggcxt, sizeof(DeadlineRate));
-	a->hits += b->hits;
-	a->rows += b->rows;
-	PG_RETURN_POINTER(a);
-}
-
-Datum
-custier_deadline_rate_serialfn(PG_FUNCTION_ARGS)
-{
-	DeadlineRate *state;
-	StringInfoData buf;
-
-	rate_context(fcinfo, "custier_deadline_rate_serialfn");
-	state = (DeadlineRate *) PG_GETARG_POINTER(0);
-	pq_begintypsend(&buf);
-	pq_sendint64(&buf, state->hits);
-	pq_sendint64(&buf, state->rows);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
-}
-
-Datum
-custier_deadline_rate_deserialfn(PG_FUNCTION_ARGS)
-{
-	bytea	   *b;
-	DeadlineRate *state;
-	StringInfoData buf;
-
-	rate_context(fcinfo, "custier_deadline_rate_deserialfn");
-	b = PG_GETARG_BYTEA_PP(0);
-	/* read in place: pq_getmsg* only reads */
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	state = palloc(sizeof(DeadlineRate));
-	state->hits = pq_getmsgint64(&buf);
-	state->rows = pq_getmsgint64(&buf);
-	pq_getmsgend(&buf);
-	PG_RETURN_POINTER(state);
-}
-
-Datum
-custier_deadline_rate_finalfn(PG_FUNCTION_ARGS)
-{
-	DeadlineRate *state;
-	Datum		hits;
-
-	rate_context(fcinfo, "custier_deadline_rate_finalfn");
-	state = PG_ARGISNULL(0) ? NULL : (DeadlineRate *) PG_GETARG_POINTER(0);
-	if (state == NULL || state->rows == 0)
-		PG_RETURN_NULL();
-	hits = DirectFunctionCall2(numeric_mul, NumericGetDatum(int64_to_numeric(state->hits)),
-							   NumericGetDatum(int64_to_numeric(100)));
-	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div, hits,
-										NumericGetDatum(int64_to_numeric(state->rows))));
 }
 
 /* custier._service_append_only(): BEFORE UPDATE/DELETE/TRUNCATE on group_meeting. */

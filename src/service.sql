@@ -220,31 +220,18 @@ CREATE FUNCTION @extschema@.service_deadline(tbl regclass, customer_key text, op
     LANGUAGE C STRICT STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'custier_service_deadline';
 COMMENT ON FUNCTION @extschema@.service_deadline(regclass, text, timestamptz, text) IS 'opened plus the urgent/general/resolution time of the group serving the customer''s grade as it stood at opened, in the group''s calendar (wall clock without one)';
 
-CREATE FUNCTION @extschema@.deadline_rate_transfn(internal, timestamptz, timestamptz) RETURNS internal
+CREATE FUNCTION @extschema@.deadline_rate_transfn(@extschema@.rate_state, timestamptz, timestamptz) RETURNS @extschema@.rate_state
     AS 'MODULE_PATHNAME', 'custier_deadline_rate_transfn' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE FUNCTION @extschema@.deadline_rate_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_deadline_rate_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION @extschema@.deadline_rate_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'custier_deadline_rate_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION @extschema@.deadline_rate_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_deadline_rate_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION @extschema@.deadline_rate_finalfn(internal) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'custier_deadline_rate_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- The state, combine and final functions of share/on_time_rate (src/metrics.c),
+-- so that this form, too, splits across Citus workers.
 CREATE AGGREGATE @extschema@.on_time_rate(resolved timestamptz, deadline timestamptz) (
     SFUNC = @extschema@.deadline_rate_transfn,
-    STYPE = internal,
-    SSPACE = 16,
-    FINALFUNC = @extschema@.deadline_rate_finalfn,
-    COMBINEFUNC = @extschema@.deadline_rate_combinefn,
-    SERIALFUNC = @extschema@.deadline_rate_serialfn,
-    DESERIALFUNC = @extschema@.deadline_rate_deserialfn,
+    STYPE = @extschema@.rate_state,
+    FINALFUNC = @extschema@.rate_finalfn,
+    COMBINEFUNC = @extschema@.rate_combinefn,
     PARALLEL = SAFE
 );
-COMMENT ON FUNCTION @extschema@.deadline_rate_transfn(internal, timestamptz, timestamptz) IS 'on_time_rate(resolved, deadline) transition: counts a row as on time, late, or not yet due (stable: uses now())';
-COMMENT ON FUNCTION @extschema@.deadline_rate_combinefn(internal, internal) IS 'on_time_rate(resolved, deadline) combine: adds two partial counts';
-COMMENT ON FUNCTION @extschema@.deadline_rate_serialfn(internal) IS 'on_time_rate(resolved, deadline) serialize: partial counts to bytea';
-COMMENT ON FUNCTION @extschema@.deadline_rate_deserialfn(bytea, internal) IS 'on_time_rate(resolved, deadline) deserialize: bytea to partial counts';
-COMMENT ON FUNCTION @extschema@.deadline_rate_finalfn(internal) IS 'on_time_rate(resolved, deadline) final: 100 * on time / counted rows, NULL when none counted';
+COMMENT ON FUNCTION @extschema@.deadline_rate_transfn(@extschema@.rate_state, timestamptz, timestamptz) IS 'on_time_rate(resolved, deadline) transition: counts a row as on time, late, or not yet due (stable: uses now())';
 COMMENT ON AGGREGATE @extschema@.on_time_rate(timestamptz, timestamptz) IS 'percentage of rows resolved by their deadline; an unresolved row counts as late once now() is past its deadline, and is left out before that';
 
 -- ---------------------------------------------------------------------

@@ -65,8 +65,7 @@ SELECT is_empty($$
      WHERE p.pronamespace = 'custier'::regnamespace
        AND p.proname IN ('business_add', 'business_between', '_timezone_ok', '_calendar_check', '_service_group_check',
                          '_serves', '_service_append_only', 'group_of', 'service_deadline', 'on_time_rate',
-                         'deadline_rate_transfn', 'deadline_rate_combinefn', 'deadline_rate_serialfn',
-                         'deadline_rate_deserialfn', 'deadline_rate_finalfn', '_visible_tiers', '_tier_in', 'restrict', 'unrestrict')
+                         'deadline_rate_transfn', '_visible_tiers', '_tier_in', 'restrict', 'unrestrict')
        AND obj_description(p.oid, 'pg_proc') IS NULL
 $$, 'every table, view and function of the module has a comment');
 SELECT set_eq($$
@@ -76,11 +75,11 @@ $$, ARRAY['custier.calendar', 'custier.calendar_day', 'custier.service_group', '
    'the calendars, groups and meetings are dumped by pg_dump');
 SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = 'custier.group_meeting'::regclass AND tgname = 'append_only'),
           'A', 'group_meeting''s append-only trigger fires always (session_replication_role too)');
-SELECT is((SELECT aggcombinefn::text || ' ' || aggserialfn::text || ' ' || proparallel::text
+SELECT is((SELECT aggcombinefn::text || ' ' || aggtranstype::regtype::text || ' ' || proparallel::text
              FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
             WHERE a.aggfnoid = 'custier.on_time_rate(timestamptz, timestamptz)'::regprocedure),
-          'deadline_rate_combinefn deadline_rate_serialfn s',
-          'on_time_rate(resolved, deadline) is parallel safe with combine and serialize functions');
+          'rate_combinefn rate_state s',
+          'on_time_rate(resolved, deadline) is parallel safe with a combine function and a real state type (Citus splits it)');
 
 -- ---------------------------------------------------------------- setup
 CREATE ROLE custier_att_owner;

@@ -116,7 +116,7 @@ SELECT is_empty($$SELECT customer_id FROM (SELECT customer_id, custier.period_am
 SELECT is((SELECT string_agg(p.proname || ':' || p.proparallel::text || ':' || (a.aggcombinefn <> 0)::text || ':' || t.typtype::text, ',' ORDER BY p.proname)
            FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_type t ON t.oid = a.aggtranstype
            WHERE p.pronamespace = 'custier'::regnamespace AND t.typname LIKE '%state'),
-          'on_time_rate:s:true:b,period_amounts:s:true:b,period_counts:s:true:b,share:s:true:b,value_metrics:s:true:b',
+          'on_time_rate:s:true:b,on_time_rate:s:true:b,period_amounts:s:true:b,period_counts:s:true:b,share:s:true:b,value_metrics:s:true:b',
           'every metrics aggregate is parallel safe with a combine function and a real (base, not pseudo) state type, as Citus needs');
 SELECT is((SELECT string_agg(proname || ':' || provolatile::text, ',' ORDER BY proname) FROM pg_proc
            WHERE pronamespace = 'custier'::regnamespace AND proname LIKE '%transfn'),
