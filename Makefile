@@ -5,10 +5,10 @@ EXTENSION   = custier
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 # Modules in dependency order: each is src/<name>.c plus src/<name>.sql.
-CUSTIER_MODULES = tier metrics policy history adjustment evaluation
+CUSTIER_MODULES = tier metrics policy rights history adjustment evaluation
 PRESENT_MODULES = $(foreach m,$(CUSTIER_MODULES),$(if $(wildcard src/$(m).sql),$(m)))
 # Modules that 0.1.0 did not have: the update script runs their SQL as is.
-NEW_MODULES     =
+NEW_MODULES     = rights
 # The update script from 0.1.0 (see src/upgrade/README.md).
 UPDATE_0_2_0    = $(EXTENSION)--0.1.0--0.2.0.sql
 UPDATE_PARTS    = $(sort $(wildcard src/upgrade/0.1.0--0.2.0/*.sql))
@@ -16,7 +16,7 @@ UPDATE_BEFORE   = $(filter src/upgrade/0.1.0--0.2.0/0% src/upgrade/0.1.0--0.2.0/
 UPDATE_AFTER    = $(filter-out $(UPDATE_BEFORE),$(UPDATE_PARTS))
 
 MODULE_big  = custier
-OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m))))
+OBJS        = src/custier.o src/compat.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m))))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.
 DATA        = $(EXTENSION)--0.1.0.sql

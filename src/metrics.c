@@ -30,29 +30,29 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-PG_FUNCTION_INFO_V1(value_metrics_transfn);
-PG_FUNCTION_INFO_V1(value_metrics_combinefn);
-PG_FUNCTION_INFO_V1(value_metrics_serialfn);
-PG_FUNCTION_INFO_V1(value_metrics_deserialfn);
-PG_FUNCTION_INFO_V1(value_metrics_finalfn);
-PG_FUNCTION_INFO_V1(period_amounts_transfn);
-PG_FUNCTION_INFO_V1(period_counts_transfn);
-PG_FUNCTION_INFO_V1(period_combinefn);
-PG_FUNCTION_INFO_V1(period_serialfn);
-PG_FUNCTION_INFO_V1(period_deserialfn);
-PG_FUNCTION_INFO_V1(period_amounts_finalfn);
-PG_FUNCTION_INFO_V1(period_counts_finalfn);
-PG_FUNCTION_INFO_V1(share_transfn);
-PG_FUNCTION_INFO_V1(on_time_rate_transfn);
-PG_FUNCTION_INFO_V1(rate_combinefn);
-PG_FUNCTION_INFO_V1(rate_serialfn);
-PG_FUNCTION_INFO_V1(rate_deserialfn);
-PG_FUNCTION_INFO_V1(rate_finalfn);
-PG_FUNCTION_INFO_V1(recency);
-PG_FUNCTION_INFO_V1(tenure);
-PG_FUNCTION_INFO_V1(frequency);
-PG_FUNCTION_INFO_V1(growth);
-PG_FUNCTION_INFO_V1(growth_array);
+PG_FUNCTION_INFO_V1(custier_value_metrics_transfn);
+PG_FUNCTION_INFO_V1(custier_value_metrics_combinefn);
+PG_FUNCTION_INFO_V1(custier_value_metrics_serialfn);
+PG_FUNCTION_INFO_V1(custier_value_metrics_deserialfn);
+PG_FUNCTION_INFO_V1(custier_value_metrics_finalfn);
+PG_FUNCTION_INFO_V1(custier_period_amounts_transfn);
+PG_FUNCTION_INFO_V1(custier_period_counts_transfn);
+PG_FUNCTION_INFO_V1(custier_period_combinefn);
+PG_FUNCTION_INFO_V1(custier_period_serialfn);
+PG_FUNCTION_INFO_V1(custier_period_deserialfn);
+PG_FUNCTION_INFO_V1(custier_period_amounts_finalfn);
+PG_FUNCTION_INFO_V1(custier_period_counts_finalfn);
+PG_FUNCTION_INFO_V1(custier_share_transfn);
+PG_FUNCTION_INFO_V1(custier_on_time_rate_transfn);
+PG_FUNCTION_INFO_V1(custier_rate_combinefn);
+PG_FUNCTION_INFO_V1(custier_rate_serialfn);
+PG_FUNCTION_INFO_V1(custier_rate_deserialfn);
+PG_FUNCTION_INFO_V1(custier_rate_finalfn);
+PG_FUNCTION_INFO_V1(custier_recency);
+PG_FUNCTION_INFO_V1(custier_tenure);
+PG_FUNCTION_INFO_V1(custier_frequency);
+PG_FUNCTION_INFO_V1(custier_growth);
+PG_FUNCTION_INFO_V1(custier_growth_array);
 
 #define PERIODS_MAX 1000
 
@@ -648,7 +648,7 @@ value_metrics_new(MemoryContext aggcxt)
 }
 
 Datum
-value_metrics_transfn(PG_FUNCTION_ARGS)
+custier_value_metrics_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "value_metrics_transfn");
 	ValueMetricsState *state = PG_ARGISNULL(0) ? NULL : (ValueMetricsState *) PG_GETARG_POINTER(0);
@@ -693,7 +693,7 @@ value_metrics_merge(ValueMetricsState *a, const ValueMetricsState *b, MemoryCont
 }
 
 Datum
-value_metrics_combinefn(PG_FUNCTION_ARGS)
+custier_value_metrics_combinefn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "value_metrics_combinefn");
 	ValueMetricsState *a = PG_ARGISNULL(0) ? NULL : (ValueMetricsState *) PG_GETARG_POINTER(0);
@@ -713,7 +713,7 @@ value_metrics_combinefn(PG_FUNCTION_ARGS)
 }
 
 Datum
-value_metrics_serialfn(PG_FUNCTION_ARGS)
+custier_value_metrics_serialfn(PG_FUNCTION_ARGS)
 {
 	ValueMetricsState *state;
 	StringInfoData buf;
@@ -729,7 +729,7 @@ value_metrics_serialfn(PG_FUNCTION_ARGS)
 }
 
 Datum
-value_metrics_deserialfn(PG_FUNCTION_ARGS)
+custier_value_metrics_deserialfn(PG_FUNCTION_ARGS)
 {
 	ValueMetricsState *state;
 	StringInfoData buf;
@@ -766,7 +766,7 @@ result_tupdesc(FunctionCallInfo fcinfo)
 
 /* Over no rows: 0 purchases, monetary 0, the rest NULL (a customer without purchases). */
 Datum
-value_metrics_finalfn(PG_FUNCTION_ARGS)
+custier_value_metrics_finalfn(PG_FUNCTION_ARGS)
 {
 	ValueMetricsState *state;
 	TupleDesc	tupdesc;
@@ -1150,19 +1150,19 @@ period_transfn_common(FunctionCallInfo fcinfo, bool amounts)
 }
 
 Datum
-period_amounts_transfn(PG_FUNCTION_ARGS)
+custier_period_amounts_transfn(PG_FUNCTION_ARGS)
 {
 	return period_transfn_common(fcinfo, true);
 }
 
 Datum
-period_counts_transfn(PG_FUNCTION_ARGS)
+custier_period_counts_transfn(PG_FUNCTION_ARGS)
 {
 	return period_transfn_common(fcinfo, false);
 }
 
 Datum
-period_combinefn(PG_FUNCTION_ARGS)
+custier_period_combinefn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "period_combinefn");
 	PeriodState *a = PG_ARGISNULL(0) ? NULL : (PeriodState *) PG_GETARG_POINTER(0);
@@ -1204,7 +1204,7 @@ period_combinefn(PG_FUNCTION_ARGS)
 }
 
 Datum
-period_serialfn(PG_FUNCTION_ARGS)
+custier_period_serialfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
 	PeriodParams *params;
@@ -1235,7 +1235,7 @@ period_serialfn(PG_FUNCTION_ARGS)
 }
 
 Datum
-period_deserialfn(PG_FUNCTION_ARGS)
+custier_period_deserialfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
 	StringInfoData buf;
@@ -1270,7 +1270,7 @@ period_deserialfn(PG_FUNCTION_ARGS)
 
 /* NULL over no rows: the length of the result is an argument we never saw. */
 Datum
-period_amounts_finalfn(PG_FUNCTION_ARGS)
+custier_period_amounts_finalfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
 	int			periods;
@@ -1292,7 +1292,7 @@ period_amounts_finalfn(PG_FUNCTION_ARGS)
 }
 
 Datum
-period_counts_finalfn(PG_FUNCTION_ARGS)
+custier_period_counts_finalfn(PG_FUNCTION_ARGS)
 {
 	PeriodState *state;
 	int			periods;
@@ -1338,7 +1338,7 @@ rate_state(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 }
 
 Datum
-share_transfn(PG_FUNCTION_ARGS)
+custier_share_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "share_transfn");
 	RateState  *state;
@@ -1362,7 +1362,7 @@ share_transfn(PG_FUNCTION_ARGS)
  * passed opened + allowed, and left out before that.
  */
 Datum
-on_time_rate_transfn(PG_FUNCTION_ARGS)
+custier_on_time_rate_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "on_time_rate_transfn");
 	RateState  *state;
@@ -1397,7 +1397,7 @@ on_time_rate_transfn(PG_FUNCTION_ARGS)
 }
 
 Datum
-rate_combinefn(PG_FUNCTION_ARGS)
+custier_rate_combinefn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = aggregate_context(fcinfo, "rate_combinefn");
 	RateState  *a = PG_ARGISNULL(0) ? NULL : (RateState *) PG_GETARG_POINTER(0);
@@ -1417,7 +1417,7 @@ rate_combinefn(PG_FUNCTION_ARGS)
 }
 
 Datum
-rate_serialfn(PG_FUNCTION_ARGS)
+custier_rate_serialfn(PG_FUNCTION_ARGS)
 {
 	RateState  *state;
 	StringInfoData buf;
@@ -1431,7 +1431,7 @@ rate_serialfn(PG_FUNCTION_ARGS)
 }
 
 Datum
-rate_deserialfn(PG_FUNCTION_ARGS)
+custier_rate_deserialfn(PG_FUNCTION_ARGS)
 {
 	RateState  *state;
 	StringInfoData buf;
@@ -1447,7 +1447,7 @@ rate_deserialfn(PG_FUNCTION_ARGS)
 
 /* 100 × hits / rows with numeric division's scale; NULL when nothing counted. */
 Datum
-rate_finalfn(PG_FUNCTION_ARGS)
+custier_rate_finalfn(PG_FUNCTION_ARGS)
 {
 	RateState  *state;
 	Datum		hits;
@@ -1483,13 +1483,13 @@ metrics_since(FunctionCallInfo fcinfo, AttrNumber attno)
 }
 
 Datum
-recency(PG_FUNCTION_ARGS)
+custier_recency(PG_FUNCTION_ARGS)
 {
 	return metrics_since(fcinfo, VM_LAST_PURCHASE);
 }
 
 Datum
-tenure(PG_FUNCTION_ARGS)
+custier_tenure(PG_FUNCTION_ARGS)
 {
 	return metrics_since(fcinfo, VM_FIRST_PURCHASE);
 }
@@ -1536,7 +1536,7 @@ numeric_datum_cmp(Datum a, Datum b)
  * or purchases when the span is no longer than per; 0 without purchases.
  */
 Datum
-frequency(PG_FUNCTION_ARGS)
+custier_frequency(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader m = PG_GETARG_HEAPTUPLEHEADER(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
@@ -1592,7 +1592,7 @@ growth_of(Datum current, Datum previous, Datum *result)
 }
 
 Datum
-growth(PG_FUNCTION_ARGS)
+custier_growth(PG_FUNCTION_ARGS)
 {
 	Datum		result;
 
@@ -1603,7 +1603,7 @@ growth(PG_FUNCTION_ARGS)
 
 /* Period-over-period growth of a period_amounts result (newest first): one element shorter. */
 Datum
-growth_array(PG_FUNCTION_ARGS)
+custier_growth_array(PG_FUNCTION_ARGS)
 {
 	ArrayType  *amounts = PG_GETARG_ARRAYTYPE_P(0);
 	Datum	   *elems;

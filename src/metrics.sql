@@ -11,15 +11,15 @@ COMMENT ON TYPE @extschema@.value_metrics IS 'a customer''s value metrics: purch
 
 -- value_metrics(at, amount)
 CREATE FUNCTION @extschema@.value_metrics_transfn(internal, timestamptz, numeric) RETURNS internal
-    AS 'MODULE_PATHNAME', 'value_metrics_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_value_metrics_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.value_metrics_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'value_metrics_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_value_metrics_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.value_metrics_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'value_metrics_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_value_metrics_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.value_metrics_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'value_metrics_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_value_metrics_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.value_metrics_finalfn(internal) RETURNS @extschema@.value_metrics
-    AS 'MODULE_PATHNAME', 'value_metrics_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_value_metrics_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE @extschema@.value_metrics(at timestamptz, amount numeric) (
     SFUNC = @extschema@.value_metrics_transfn,
     STYPE = internal,
@@ -39,19 +39,19 @@ COMMENT ON AGGREGATE @extschema@.value_metrics(timestamptz, numeric) IS 'purchas
 
 -- period_amounts / period_counts(at, amount, as_of, period, periods)
 CREATE FUNCTION @extschema@.period_amounts_transfn(internal, timestamptz, numeric, timestamptz, interval, integer) RETURNS internal
-    AS 'MODULE_PATHNAME', 'period_amounts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_amounts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_counts_transfn(internal, timestamptz, numeric, timestamptz, interval, integer) RETURNS internal
-    AS 'MODULE_PATHNAME', 'period_counts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_counts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'period_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'period_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'period_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_amounts_finalfn(internal) RETURNS numeric[]
-    AS 'MODULE_PATHNAME', 'period_amounts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_amounts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.period_counts_finalfn(internal) RETURNS integer[]
-    AS 'MODULE_PATHNAME', 'period_counts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_period_counts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE @extschema@.period_amounts(at timestamptz, amount numeric, as_of timestamptz, period interval, periods integer) (
     SFUNC = @extschema@.period_amounts_transfn,
     STYPE = internal,
@@ -84,17 +84,17 @@ COMMENT ON AGGREGATE @extschema@.period_counts(timestamptz, numeric, timestamptz
 
 -- share(condition) and on_time_rate(opened, resolved, allowed)
 CREATE FUNCTION @extschema@.share_transfn(internal, boolean) RETURNS internal
-    AS 'MODULE_PATHNAME', 'share_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_share_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.on_time_rate_transfn(internal, timestamptz, timestamptz, interval) RETURNS internal
-    AS 'MODULE_PATHNAME', 'on_time_rate_transfn' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_on_time_rate_transfn' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.rate_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'rate_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_rate_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.rate_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'rate_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_rate_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.rate_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'rate_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_rate_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.rate_finalfn(internal) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'rate_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_rate_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE @extschema@.share(condition boolean) (
     SFUNC = @extschema@.share_transfn,
     STYPE = internal,
@@ -126,15 +126,15 @@ COMMENT ON AGGREGATE @extschema@.on_time_rate(timestamptz, timestamptz, interval
 
 -- Scalar helpers
 CREATE FUNCTION @extschema@.recency(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
-    AS 'MODULE_PATHNAME', 'recency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_recency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tenure(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
-    AS 'MODULE_PATHNAME', 'tenure' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tenure' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.frequency(m @extschema@.value_metrics, as_of timestamptz, per interval) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'frequency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_frequency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.growth(current numeric, previous numeric) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'growth' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_growth' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.growth(amounts numeric[]) RETURNS numeric[]
-    AS 'MODULE_PATHNAME', 'growth_array' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_growth_array' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.recency(@extschema@.value_metrics, timestamptz) IS 'as_of - last_purchase; NULL without purchases';
 COMMENT ON FUNCTION @extschema@.tenure(@extschema@.value_metrics, timestamptz) IS 'as_of - first_purchase; NULL without purchases';
 COMMENT ON FUNCTION @extschema@.frequency(@extschema@.value_metrics, timestamptz, interval) IS 'purchases per `per` from first_purchase to as_of (a span shorter than per counts as one per); 0 without purchases';
