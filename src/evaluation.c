@@ -457,9 +457,9 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 													 "INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence,"
 													 " evaluation_id, proposed_by, proposed_at)"
 													 " SELECT $1, u.k, u.t, pg_catalog.format('evaluation %s of policy \"%s\"', $5, $6),"
-													 " pg_catalog.coalesce(u.e, custier.explain($6, '{}'::pg_catalog.jsonb)), $5,"
+													 " coalesce(u.e, custier.explain($6, '{}'::pg_catalog.jsonb)), $5,"
 													 " custier._actor(), pg_catalog.now()"
-													 " FROM pg_catalog.unnest($2, $3, $4) WITH ORDINALITY AS u(k, t, e, n) ORDER BY u.n",
+													 " FROM unnest($2, $3, $4) WITH ORDINALITY AS u(k, t, e, n) ORDER BY u.n",
 													 6, ptypes, pvalues, NULL, false, 0);
 		}
 	}
@@ -484,7 +484,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		values[6] = BoolGetDatum(res->finished);
 		custier_exec_as(owner,
 						"UPDATE custier.evaluation e SET customers = $2, changed = $3, proposed = $4, batches = $5,"
-						" last_key = pg_catalog.coalesce($6, e.last_key),"
+						" last_key = coalesce($6, e.last_key),"
 						" finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END"
 						" WHERE e.evaluation_id = $1", 7, types, values, nulls, false, 0);
 	}

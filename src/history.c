@@ -929,7 +929,7 @@ custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
 						1, one_type, one_value, NULL, true, 1) != 1)
 		elog(ERROR, "custier._apply_sql returned nothing");
 	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	table = get_rel_name(relid);
+	table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 
 	custier_begin_authorized_change(relid, adjustment_id, reason);
 	PG_TRY();

@@ -347,7 +347,8 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     RETURN format('UPDATE %1$s t SET %2$I = u.to_tier'
-                  ' FROM pg_catalog.unnest($1::pg_catalog.text[], $2::custier.tier[], $3::custier.tier[]) AS u(key, from_tier, to_tier)'
+                  ' FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::custier.tier[]),'
+                  ' pg_catalog.unnest($3::custier.tier[])) AS u(key, from_tier, to_tier)'
                   ' WHERE t.%3$I %4$s CAST(u.key AS %5$s)'
                   ' AND (t.%2$I OPERATOR(custier.=) u.from_tier OR (t.%2$I IS NULL AND u.from_tier IS NULL))'
                   ' RETURNING u.key, (t.%2$I OPERATOR(custier.=) u.to_tier) IS TRUE',

@@ -243,7 +243,17 @@ custier_table_sight(Oid relid, Oid role)
 	bool		missing = false;
 
 	if (pg_class_aclcheck_ext(relid, role, ACL_SELECT, &missing) != ACLCHECK_OK || missing)
+	{
+		/*
+		 * The history of a dropped table stays readable by those who read
+		 * custier's tables past row-level security: superusers, BYPASSRLS
+		 * roles and (members of) the extension owner.
+		 */
+		if (missing && (superuser_arg(role) || has_bypassrls_privilege(role) ||
+						has_privs_of_role(role, custier_extension_owner())))
+			return CUSTIER_SEES_ALL;
 		return CUSTIER_SEES_NONE;
+	}
 	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
 		return CUSTIER_SEES_SOME;
 	return CUSTIER_SEES_ALL;
