@@ -5,6 +5,7 @@
 -- SQLSTATE and that the attacker gained nothing: no superuser, no new
 -- privilege or membership, no grade changed, no custier row written.
 -- run_evaluation commits: its attacks are in attack_evaluation_run.sql.
+\ir setup.inc
 \ir attack_setup.inc
 
 SELECT plan(61);
