@@ -17,7 +17,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
+#include "nodes/params.h"
 #include "tcop/pquery.h"
+#include "executor/tstoreReceiver.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -39,8 +41,7 @@ PG_FUNCTION_INFO_V1(custier_run_evaluation);
 #define Q_SCORE 5
 #define Q_EXPLANATION 6
 
-/* Rows evaluate() reads from the caller's query at a time. */
-#define EVALUATE_CHUNK 10000
+
 
 /*
  * proposed_tier(current, qualified, earlier tier[], upgrade_after,
@@ -149,33 +150,6 @@ column_array(SPITupleTable *tt, uint64 n, int col, Oid elemtype)
 											  typlen, typbyval, typalign));
 }
 
-/*
- * As the caller: opens a cursor on query (portal NULL), or fetches the next
- * chunk of portal into SPI_tuptable.
- */
-static Portal
-cursor_as_caller(const char *query, int nargs, Oid *types, Datum *values, const char *nulls,
-				 Portal portal)
-{
-	CustierRights r;
-	volatile Portal result = portal;
-
-	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
-	PG_TRY();
-	{
-		if (portal == NULL)
-			result = SPI_cursor_open_with_args(NULL, query, nargs, types, values, nulls, true, 0);
-		else
-			SPI_cursor_fetch(portal, true, EVALUATE_CHUNK);
-	}
-	PG_FINALLY();
-	{
-		custier_rights_exit(&r);
-	}
-	PG_END_TRY();
-	return result;
-}
-
 /* ---------------------------------------------------------------------
  * evaluate(policy, as_of)
  * ---------------------------------------------------------------------
@@ -184,20 +158,17 @@ Datum
 custier_evaluate(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			owner = custier_extension_owner();
-	Oid			tier_type = custier_tier_type();
-	Oid			tier_array = custier_tier_array_type();
 	Oid			plan_types[2] = {TEXTOID, TIMESTAMPTZOID};
 	Datum		plan_values[2];
 	char		plan_nulls[2] = {' ', ' '};
-	Oid			q_types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
-	Datum		q_values[4] = {(Datum) 0, (Datum) 0, BoolGetDatum(true), BoolGetDatum(false)};
-	char		q_nulls[4] = {'n', 'n', ' ', ' '};
 	char	   *query;
 	Datum		earlier;
-	bool		looks_back;
 	bool		isnull;
-	Portal		portal;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	DestReceiver *dest;
+	CustierRights r;
+	int			i;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -211,66 +182,55 @@ custier_evaluate(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	custier_exec_as(owner, "SELECT query, earlier, looks_back FROM custier._evaluation_plan($1, $2)",
+	/* The query and the earlier evaluations, from custier's tables. */
+	custier_exec_as(custier_extension_owner(), "SELECT query, earlier FROM custier._evaluation_plan($1, $2)",
 					2, plan_types, plan_values, plan_nulls, true, 1);
 	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	earlier = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	looks_back = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 
-	/* The caller's rows, a chunk at a time, read with the caller's rights. */
-	portal = cursor_as_caller(query, 4, q_types, q_values, q_nulls, NULL);
-
-	for (;;)
+	/* The customers, graded with the caller's rights, streamed into the result. */
+	params = makeParamList(5);
+	params->numParams = 5;
+	for (i = 0; i < 5; i++)
 	{
-		SPITupleTable *tt;
-		uint64		n;
-		uint64		i;
-		Datum	   *proposed = NULL;
-		bool	   *proposed_null = NULL;
-
-		(void) cursor_as_caller(NULL, 0, NULL, NULL, NULL, portal);
-		tt = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		if (looks_back)
-		{
-			/* Earlier results are custier's to read. */
-			Oid			types[5] = {TEXTOID, INT8ARRAYOID, TEXTARRAYOID, tier_array, tier_array};
-			Datum		values[5];
-			int			np;
-
-			values[0] = plan_values[0];
-			values[1] = earlier;
-			values[2] = column_array(tt, n, Q_KEY, TEXTOID);
-			values[3] = column_array(tt, n, Q_CURRENT, tier_type);
-			values[4] = column_array(tt, n, Q_QUALIFIED, tier_type);
-			custier_exec_as(owner, "SELECT custier._evaluation_proposed($1, $2, $3, $4, $5)",
-							5, types, values, NULL, true, 1);
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
-							  tier_type, 1, true, TYPALIGN_CHAR, &proposed, &proposed_null, &np);
-			if ((uint64) np != n)
-				elog(ERROR, "custier._evaluation_proposed returned %d tiers for %d customers", np, (int) n);
-			SPI_freetuptable(SPI_tuptable);
-		}
-		for (i = 0; i < n; i++)
-		{
-			Datum		v[6];
-			bool		nl[6];
-			int			c;
-
-			for (c = 0; c < 6; c++)
-				v[c] = SPI_getbinval(tt->vals[i], tt->tupdesc, c + 1, &nl[c]);
-			if (looks_back)
-			{
-				v[Q_PROPOSED - 1] = proposed[i];
-				nl[Q_PROPOSED - 1] = proposed_null[i];
-			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nl);
-		}
-		SPI_freetuptable(tt);
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].isnull = false;
 	}
-	SPI_cursor_close(portal);
+	params->params[0].ptype = TEXTOID;
+	params->params[0].isnull = true;
+	params->params[0].value = (Datum) 0;
+	params->params[1].ptype = INT8OID;
+	params->params[1].isnull = true;
+	params->params[1].value = (Datum) 0;
+	params->params[2].ptype = BOOLOID;
+	params->params[2].value = BoolGetDatum(true);
+	params->params[3].ptype = BOOLOID;
+	params->params[3].value = BoolGetDatum(false);
+	params->params[4].ptype = INT8ARRAYOID;
+	params->params[4].value = earlier;
+
+	dest = CreateTuplestoreDestReceiver();
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+
+	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
+	PG_TRY();
+	{
+		if (SPI_execute_extended(query, &options) != SPI_OK_SELECT)
+			elog(ERROR, "custier: evaluating failed");
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&r);
+	}
+	PG_END_TRY();
+	/* dest lives in SPI's memory: destroy it first. */
+	dest->rDestroy(dest);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -313,7 +273,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
-	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query"
+	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query, earlier"
 					" FROM custier._evaluation_claim($1)", 1, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
 	res->finished = DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull));
@@ -334,9 +294,9 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 
 	/* The batch, graded with the caller's rights. */
 	{
-		Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		Oid			types[5] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, INT8ARRAYOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 		values[0] = last_key ? CStringGetTextDatum(last_key) : (Datum) 0;
 		if (last_key == NULL)
@@ -345,7 +305,8 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		values[2] = BoolGetDatum(false);
 		/* Evidence for the changes that may become adjustments. */
 		values[3] = BoolGetDatum(strcmp(approval, "none") != 0);
-		n = custier_exec_as_caller(query, 4, types, values, nulls, true, 0);
+		values[4] = SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull);
+		n = custier_exec_as_caller(query, 5, types, values, nulls, true, 0);
 		rows = SPI_tuptable;
 	}
 

@@ -9,7 +9,7 @@
 \ir setup.inc
 \ir attack_setup.inc
 
-SELECT plan(50);
+SELECT plan(54);
 
 SELECT pg_temp.shadow('reviewer'), pg_temp.shadow('approver'), pg_temp.shadow('proposer'),
        pg_temp.shadow('table_owner'), pg_temp.shadow('cycle_runner'), pg_temp.shadow('bi_reader'),
@@ -188,6 +188,12 @@ SELECT is(pg_temp.attempt('public', $$SELECT custier._sql_drop()$$), '42501', 'V
 SELECT is(pg_temp.attempt('public', 'SET session_replication_role = replica'), '42501', 'V11. replica mode is the superuser''s');
 SELECT is(custier._can_see('customer', '1'), false, 'V12. _can_see tells mallory nothing of a table it cannot read');
 RESET SESSION AUTHORIZATION;
+SELECT is(pg_temp.attempt('public', 'CREATE TRIGGER planted BEFORE INSERT ON custier.adjustment FOR EACH ROW EXECUTE FUNCTION table_owner_shadow.noop()'),
+          '55000', 'V7. not even a superuser puts a trigger on custier''s tables (custier writes them with the extension owner''s rights)');
+SELECT is(pg_temp.attempt('public', 'CREATE POLICY planted ON custier.tier_history USING (public.payload(''policy''))'), '55000',
+          'V7. nor a row-level security policy');
+SELECT is(pg_temp.attempt('public', 'CREATE RULE planted AS ON INSERT TO custier.adjustment_event DO ALSO SELECT public.payload(''rule'')'), '55000',
+          'V7. nor a rule');
 SET session_replication_role = replica;
 SELECT is(pg_temp.attempt('public', 'DELETE FROM custier.tier_history'), '42501', 'V11. in replica mode the history is still append-only (ENABLE ALWAYS)');
 SELECT is(pg_temp.attempt('public', 'DELETE FROM custier.policy_audit'), '42501', 'V11. and so is the policy audit log');
@@ -207,6 +213,14 @@ SELECT is(pg_temp.attempt('public', $$UPDATE custier.policy SET owner = 'table_o
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT owner::text FROM custier.policy WHERE name = 'retail'), 'retail_policy', 'V13. the policy is still retail_policy''s');
 
+-- V14. No PUBLIC back doors: what PUBLIC may execute only reads.
+SELECT is((SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM (SELECT DISTINCT p.proname FROM pg_proc p
+            WHERE p.pronamespace = 'custier'::regnamespace AND p.prokind IN ('f', 'p') AND p.prorettype <> 'trigger'::regtype
+              AND p.prorettype <> 'event_trigger'::regtype AND has_function_privilege('public', p.oid, 'EXECUTE')
+              AND p.proname NOT LIKE 'tier\_%' AND p.proname NOT LIKE '%\_transfn' AND p.proname NOT LIKE '%\_finalfn'
+              AND p.proname NOT LIKE '%\_combinefn' AND p.proname NOT LIKE '%\_serialfn' AND p.proname NOT LIKE '%\_deserialfn') p),
+          '_actor,_applying,_can_see,assign_tier,explain,frequency,growth,policy_check,policy_numeric_type,proposed_tier,rank,recency,score,tenure,tier_at,tiers_at',
+          'V14. PUBLIC may execute only functions that read (and the type''s, the aggregates'' support)');
 SELECT is(pg_temp.gained(), '', 'after every attack: no role gained any right, no canary row');
 SELECT * FROM finish();
 ROLLBACK;

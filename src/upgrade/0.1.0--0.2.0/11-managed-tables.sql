@@ -289,6 +289,15 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = format('Trigger names starting with custier_ are custier''s; call custier.unmanage(%L) first.', m.tbl);
     END LOOP;
+    -- custier's own tables carry custier's triggers, rules and policies only:
+    -- its statements run there with the extension owner's rights.
+    FOR m IN SELECT c.command_tag, c.object_identity FROM pg_event_trigger_ddl_commands() c
+              WHERE NOT c.in_extension AND c.schema_name = 'custier'
+                AND c.command_tag IN ('CREATE TRIGGER', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY') LOOP
+        RAISE EXCEPTION 'custier''s tables take no user code: % % refused', m.command_tag, m.object_identity
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'custier writes its tables with the extension owner''s rights; a trigger, rule or policy there would run with them.';
+    END LOOP;
     FOR m IN SELECT mt.* FROM custier.managed_table mt JOIN pg_class c ON c.oid = mt.tbl LOOP
         problem := custier._managed_problem(m.tbl, m.key_column, m.tier_column, m.require_approval);
         IF problem IS NOT NULL THEN
@@ -307,12 +316,12 @@ COMMENT ON FUNCTION @extschema@._on_sql_drop() IS 'event trigger: forgets droppe
 
 CREATE OR REPLACE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'custier_on_ddl_end';
-COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses DDL that would rename, retype or unguard a managed table''s key and tier columns, drop its key''s unique index, replace or disable its triggers, or make it a child table';
+COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses DDL that would rename, retype or unguard a managed table''s key and tier columns, drop its key''s unique index, replace or disable its triggers, or make it a child table, and triggers, rules or policies on custier''s own tables';
 
 DROP EVENT TRIGGER custier_ddl_end;
 
 CREATE EVENT TRIGGER custier_ddl_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE TRIGGER',
-                 'DROP INDEX', 'ALTER INDEX') EXECUTE FUNCTION @extschema@._on_ddl_end();
+                 'DROP INDEX', 'ALTER INDEX', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY') EXECUTE FUNCTION @extschema@._on_ddl_end();
 
 COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns, key index and triggers intact';

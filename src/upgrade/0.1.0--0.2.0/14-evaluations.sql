@@ -27,7 +27,7 @@ REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC
 
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; key_att record; metrics_type regtype; proposed text;
+DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
 BEGIN
     s := custier._evaluation_setup(p_policy);
     SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
@@ -35,11 +35,18 @@ BEGIN
     SELECT a.atttypid INTO metrics_type FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
     IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
-        proposed := 'NULL::custier.tier';
+        -- What the customer qualified for in the earlier evaluations $5
+        -- (newest first); evaluation_result shows the caller the customers
+        -- it may see, and the caller reads only those here anyway.
+        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
+                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
+                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
+                   ORDER BY e.n)$e$, s.key_column);
     ELSE
-        proposed := format('custier.proposed_tier(q.current_tier, q.qualified_tier, ''{}''::custier.tier[], %s, %s, %s)',
-                           s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
+        earlier := $e$'{}'::custier.tier[]$e$;
     END IF;
+    proposed := format('custier.proposed_tier(q.current_tier, q.qualified_tier, q.earlier, %s, %s, %s)',
+                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
     RETURN format($q$
 SELECT q.customer_key, q.current_tier, q.qualified_tier, %6$s AS proposed_tier, q.score,
        -- A customer with no metrics row has no metrics: graded as an empty object.
@@ -49,7 +56,8 @@ SELECT q.customer_key, q.current_tier, q.qualified_tier, %6$s AS proposed_tier, 
 FROM (
     SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
            CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
-           CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.score(%5$L, m) END AS score
+           CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.score(%5$L, m) END AS score,
+           %11$s AS earlier
     FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
     %10$s
     ORDER BY t.%1$I
@@ -61,38 +69,20 @@ FROM (
         CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
                                        custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
         CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
-                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END);
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
+        earlier);
 END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._evaluation_proposed(p_policy text, p_earlier bigint[], p_keys text[],
-                                                 p_current @extschema@.tier[], p_qualified @extschema@.tier[])
-RETURNS @extschema@.tier[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT array_agg(custier.proposed_tier(u.c, u.q,
-               ARRAY(SELECT r.qualified_tier FROM unnest(p_earlier) WITH ORDINALITY e(id, i)
-                     LEFT JOIN custier.evaluation_result r ON r.evaluation_id = e.id AND r.customer_key = u.k
-                     ORDER BY e.i),
-               p.upgrade_after, p.downgrade_after, p.max_step) ORDER BY u.n)
-      FROM unnest(p_keys, p_current, p_qualified) WITH ORDINALITY u(k, c, q, n), custier.policy p
-     WHERE p.name = p_policy
-$$;
-COMMENT ON FUNCTION @extschema@._evaluation_proposed(text, bigint[], text[], @extschema@.tier[], @extschema@.tier[]) IS
-    'internal: the tiers the hysteresis rules propose for a chunk of customers, looking back on earlier evaluations';
-REVOKE ALL ON FUNCTION @extschema@._evaluation_proposed(text, bigint[], text[], @extschema@.tier[], @extschema@.tier[]) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
-    OUT query text, OUT earlier bigint[], OUT looks_back boolean)
+    OUT query text, OUT earlier bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record;
 BEGIN
-    s := custier._evaluation_setup(p_policy);
     query := custier._evaluation_query(p_policy, false);
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
-    looks_back := greatest(s.upgrade_after, s.downgrade_after) > 1;
 END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query, earlier evaluations and look-back of an evaluation of a policy';
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
@@ -134,7 +124,8 @@ REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer)
 
 CREATE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
-    OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text)
+    OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
+    OUT earlier bigint[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
 BEGIN
@@ -150,6 +141,7 @@ BEGIN
     tbl := s.tbl;
     approval := s.approval;
     query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
+    earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
 END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
@@ -158,22 +150,12 @@ CREATE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint, p_batch i
     p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
 RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record; earlier bigint[];
+DECLARE ev custier.evaluation; s record;
 BEGIN
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
     s := custier._evaluation_setup(ev.policy);
-    earlier := CASE WHEN greatest(s.upgrade_after, s.downgrade_after) > 1
-                    THEN custier._earlier_evaluations(ev.policy, ev.as_of) ELSE '{}' END;
     RETURN QUERY
-    WITH u AS (
-        SELECT x.n, x.k, x.c, x.q, x.sc,
-               coalesce(x.p, custier.proposed_tier(x.c, x.q,
-                   ARRAY(SELECT r.qualified_tier FROM unnest(earlier) WITH ORDINALITY e(id, i)
-                         LEFT JOIN custier.evaluation_result r ON r.evaluation_id = e.id AND r.customer_key = x.k
-                         ORDER BY e.i),
-                   s.upgrade_after, s.downgrade_after, s.max_step)) AS p
-          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY x(k, c, q, p, sc, n)
-    ), d AS MATERIALIZED (
+    WITH d AS MATERIALIZED (
         SELECT u.*,
                CASE WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
                     WHEN u.c IS NULL OR s.approval = 'none'
@@ -182,7 +164,7 @@ BEGIN
                     WHEN EXISTS (SELECT FROM custier.adjustment a
                                   WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
                     ELSE 'proposed' END AS a
-          FROM u
+          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY u(k, c, q, p, sc, n)
     ), ins AS (
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
