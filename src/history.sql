@@ -489,8 +489,14 @@ BEGIN
     -- custier's own tables carry custier's triggers, rules and policies only:
     -- its statements run there with the extension owner's rights.
     FOR m IN SELECT c.command_tag, c.object_identity FROM pg_event_trigger_ddl_commands() c
-              WHERE NOT c.in_extension AND c.schema_name = 'custier'
-                AND c.command_tag IN ('CREATE TRIGGER', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY') LOOP
+              WHERE NOT c.in_extension
+                AND c.command_tag IN ('CREATE TRIGGER', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY')
+                AND (SELECT cl.relnamespace FROM pg_class cl
+                      WHERE cl.oid = CASE c.classid
+                                     WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = c.objid)
+                                     WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = c.objid)
+                                     WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
+                                     END) = 'custier'::regnamespace LOOP
         RAISE EXCEPTION 'custier''s tables take no user code: % % refused', m.command_tag, m.object_identity
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'custier writes its tables with the extension owner''s rights; a trigger, rule or policy there would run with them.';

@@ -219,7 +219,7 @@ SELECT is((SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM (SELECT DIS
               AND p.prorettype <> 'event_trigger'::regtype AND has_function_privilege('public', p.oid, 'EXECUTE')
               AND p.proname NOT LIKE 'tier\_%' AND p.proname NOT LIKE '%\_transfn' AND p.proname NOT LIKE '%\_finalfn'
               AND p.proname NOT LIKE '%\_combinefn' AND p.proname NOT LIKE '%\_serialfn' AND p.proname NOT LIKE '%\_deserialfn') p),
-          '_actor,_applying,_can_see,assign_tier,explain,frequency,growth,policy_check,policy_numeric_type,proposed_tier,rank,recency,score,tenure,tier_at,tiers_at',
+          '_actor,_applying,_can_see,assign_tier,explain,frequency,growth,policy_check,policy_numeric_type,proposed_tier,rank,recency,score,tenure,tier,tiers_at',
           'V14. PUBLIC may execute only functions that read (and the type''s, the aggregates'' support)');
 SELECT is(pg_temp.gained(), '', 'after every attack: no role gained any right, no canary row');
 SELECT * FROM finish();
