@@ -5,11 +5,11 @@ EXTENSION   = custier
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 # Modules in dependency order: each is src/<name>.c plus src/<name>.sql.
-CUSTIER_MODULES = tier metrics policy history adjustment evaluation service insight simulation allocation lifecycle
+CUSTIER_MODULES = tier metrics policy rights history adjustment evaluation service insight simulation allocation lifecycle
 PRESENT_MODULES = $(foreach m,$(CUSTIER_MODULES),$(if $(wildcard src/$(m).sql),$(m)))
 # Modules that 0.1.0 did not have: the update script runs their SQL as is.
 # lifecycle stays last: it adds its triggers to every table of schema custier.
-NEW_MODULES     = service insight simulation allocation lifecycle
+NEW_MODULES     = rights service insight simulation allocation lifecycle
 # The update script from 0.1.0 (see src/upgrade/README.md).
 UPDATE_0_2_0    = $(EXTENSION)--0.1.0--0.2.0.sql
 UPDATE_PARTS    = $(sort $(wildcard src/upgrade/0.1.0--0.2.0/*.sql))
@@ -17,8 +17,9 @@ UPDATE_BEFORE   = $(filter src/upgrade/0.1.0--0.2.0/0% src/upgrade/0.1.0--0.2.0/
 UPDATE_AFTER    = $(filter-out $(UPDATE_BEFORE),$(UPDATE_PARTS))
 
 MODULE_big  = custier
-# C files that are not modules of their own (no src/<name>.sql).
-CUSTIER_EXTRA_OBJS = src/numeric128.o src/metrics_period.o src/metrics_v010.o src/citus.o
+# C files that are not modules of their own (no src/<name>.sql); compat.c
+# keeps 0.1.0's C symbols working until ALTER EXTENSION UPDATE.
+CUSTIER_EXTRA_OBJS = src/numeric128.o src/metrics_period.o src/metrics_v010.o src/citus.o src/compat.o
 OBJS        = src/custier.o $(patsubst %,src/%.o,$(foreach m,$(PRESENT_MODULES),$(if $(wildcard src/$(m).c),$(m)))) $(CUSTIER_EXTRA_OBJS)
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_0_2_0)
 # Released install scripts ship as they were released.

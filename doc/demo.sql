@@ -145,6 +145,8 @@ CREATE ROLE demo_sales; CREATE ROLE demo_service; CREATE ROLE demo_manager;
 GRANT SELECT ON customer TO demo_sales, demo_service, demo_manager;
 GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO demo_sales, demo_service;
 GRANT EXECUTE ON FUNCTION approve(bigint, text), reject(bigint, text) TO demo_manager;
+-- Departments are roles: members of a department's reviewer_role review for it.
+UPDATE policy_reviewer SET reviewer_role = 'demo_' || department WHERE policy = 'standard';
 \unset QUIET
 SELECT adjustment_id, customer_key, from_tier, to_tier, status, proposed_by, reason
 FROM adjustment ORDER BY adjustment_id LIMIT 3;
@@ -157,12 +159,15 @@ SET ROLE demo_service;
 SELECT count(review(adjustment_id, 'service', CASE WHEN adjustment_id % 10 = 0 THEN 'oppose' ELSE 'support' END,
                     CASE WHEN adjustment_id % 10 = 0 THEN 'open complaint; wait a cycle' END)) AS service_reviews
 FROM adjustment WHERE status = 'proposed';
-SET ROLE demo_manager;
+RESET ROLE;
+-- The run's adjustments were proposed by the role that ran it (this
+-- session's login): four eyes wants the manager in a session of its own.
+SET SESSION AUTHORIZATION demo_manager;
 SELECT count(CASE WHEN r.opinion = 'oppose' THEN reject(a.adjustment_id, 'service opposed: keep the grade one more cycle')
                   ELSE approve(a.adjustment_id, 'half-year review') END) AS decisions
 FROM adjustment a JOIN adjustment_review r ON r.adjustment_id = a.adjustment_id AND r.department = 'service'
 WHERE a.status = 'proposed';
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 \unset QUIET
 SELECT status, decided_by, count(*) FROM adjustment GROUP BY 1, 2 ORDER BY 1;
 SELECT event, actor, count(*) FROM adjustment_event GROUP BY 1, 2 ORDER BY min(event_id);

@@ -19,7 +19,9 @@ CREATE ROLE custier_test_adjustment_manager;
 CREATE ROLE custier_test_adjustment_nobody;
 
 INSERT INTO custier.policy (name, lowest) VALUES ('key accounts', 'D');
-INSERT INTO custier.policy_reviewer VALUES ('key accounts', 'sales'), ('key accounts', 'service');
+-- Departments are roles: members of the reviewer_role review for the department.
+INSERT INTO custier.policy_reviewer VALUES ('key accounts', 'sales', 'custier_test_adjustment_sales'),
+                                          ('key accounts', 'service', 'custier_test_adjustment_service');
 CREATE TABLE account (code text PRIMARY KEY, name text, grade tier);
 INSERT INTO account VALUES ('K1', 'Acme', 'B'), ('K2', 'Bolt', 'C'), ('K3', 'Cog', NULL);
 SELECT custier.manage('account', 'code', 'grade', 'key accounts', require_approval => true);
@@ -176,7 +178,7 @@ SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k5));
 RESET ROLE;
 DROP TRIGGER a_bump ON account;
 CREATE FUNCTION piggyback() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN UPDATE account SET grade = 'B' WHERE code = 'K3'; RETURN NULL; END $$;
+BEGIN UPDATE public.account SET grade = 'B' WHERE code = 'K3'; RETURN NULL; END $$;
 CREATE TRIGGER a_piggyback AFTER UPDATE ON account FOR EACH ROW WHEN (NEW.code = 'K2') EXECUTE FUNCTION piggyback();
 SET ROLE custier_test_adjustment_manager;
 SELECT pg_temp.fails(format('SELECT custier.approve(%s)', :k5));
@@ -194,7 +196,7 @@ INSERT INTO custier.policy (name) VALUES ('loose');
 INSERT INTO loose VALUES ('L2', 'C');
 SELECT custier.manage('loose', 'code', 'grade', 'loose');
 CREATE OR REPLACE FUNCTION piggyback() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN UPDATE loose SET grade = 'A' WHERE code = 'L2'; RETURN NULL; END $$;
+BEGIN UPDATE public.loose SET grade = 'A' WHERE code = 'L2'; RETURN NULL; END $$;
 CREATE TRIGGER a_piggyback AFTER UPDATE ON loose FOR EACH ROW WHEN (NEW.code = 'L1') EXECUTE FUNCTION piggyback();
 SET ROLE custier_test_adjustment_marketing;
 SELECT custier.propose('loose', 'L1', 'A', 'loyal') AS k6 \gset
@@ -219,7 +221,9 @@ CREATE TABLE short (code varchar(3) PRIMARY KEY, grade tier);
 INSERT INTO numbered VALUES (7, 'C');
 INSERT INTO short VALUES ('abc', 'C');
 SELECT custier.manage('numbered', 'id', 'grade', 'numbered', true), custier.manage('short', 'code', 'grade', 'short', true);
+SET ROLE custier_test_adjustment_marketing;
 SELECT custier.propose('numbered', '007', 'B', 'spelled oddly') AS k7 \gset
+RESET ROLE;
 SELECT pg_temp.fails($$SELECT custier.propose('numbered', '7', 'A', 'a second one')$$);
 SELECT pg_temp.fails($$SELECT custier.propose('short', 'abcd', 'A', 'too long')$$);
 SET ROLE custier_test_adjustment_manager;

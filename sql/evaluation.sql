@@ -69,11 +69,15 @@ GRANT EXECUTE ON FUNCTION review(bigint, text, text, text) TO custier_test_evalu
 GRANT EXECUTE ON FUNCTION approve(bigint, text) TO custier_test_evaluation_manager;
 -- Adjustments are visible to those who may read the customer table.
 GRANT SELECT ON ev_customer TO custier_test_evaluation_sales, custier_test_evaluation_manager;
+UPDATE policy_reviewer SET reviewer_role = 'custier_test_evaluation_sales' WHERE policy = 'cycle' AND department = 'sales';
 SET ROLE custier_test_evaluation_sales;
 SELECT review(adjustment_id, 'sales', 'support') FROM adjustment WHERE customer_key = '3';
-SET ROLE custier_test_evaluation_manager;
-SELECT approve(adjustment_id, 'ok') FROM adjustment WHERE customer_key = '3';
 RESET ROLE;
+-- The run's adjustments are proposed by the role that ran it (this
+-- session's login): the manager approves in a session of its own.
+SET SESSION AUTHORIZATION custier_test_evaluation_manager;
+SELECT approve(adjustment_id, 'ok') FROM adjustment WHERE customer_key = '3';
+RESET SESSION AUTHORIZATION;
 SELECT customer_key, from_tier, to_tier, status, decided_by FROM adjustment ORDER BY adjustment_id;
 SELECT customer_key, old_tier, new_tier, adjustment_id, CASE WHEN changed_by = current_user THEN 'current_user' ELSE changed_by END AS changed_by, reason FROM tier_history
 WHERE tbl = 'ev_customer'::regclass AND customer_key = '3' ORDER BY history_id;

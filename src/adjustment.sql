@@ -67,13 +67,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_event_event_i
 COMMENT ON SEQUENCE @extschema@.adjustment_adjustment_id_seq IS 'adjustment_id of custier.adjustment';
 COMMENT ON SEQUENCE @extschema@.adjustment_event_event_id_seq IS 'event_id of custier.adjustment_event';
 
--- Written through the functions below; read by whoever may read the table concerned.
+-- Written through the functions below; read by whoever may read the customer
+-- concerned (reading follows the table: custier._can_see).
 REVOKE ALL ON @extschema@.adjustment, @extschema@.adjustment_review, @extschema@.adjustment_event FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.adjustment_adjustment_id_seq, @extschema@.adjustment_event_event_id_seq FROM PUBLIC;
 GRANT SELECT ON @extschema@.adjustment, @extschema@.adjustment_review, @extschema@.adjustment_event TO PUBLIC;
 ALTER TABLE @extschema@.adjustment ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON @extschema@.adjustment FOR SELECT
-    USING (pg_catalog.has_table_privilege(tbl, 'SELECT'));
+    USING (@extschema@._can_see(tbl, customer_key));
 ALTER TABLE @extschema@.adjustment_review ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON @extschema@.adjustment_review FOR SELECT
     USING (EXISTS (SELECT FROM @extschema@.adjustment a WHERE a.adjustment_id = adjustment_review.adjustment_id));
@@ -82,7 +83,7 @@ CREATE POLICY readable ON @extschema@.adjustment_event FOR SELECT
     USING (EXISTS (SELECT FROM @extschema@.adjustment a WHERE a.adjustment_id = adjustment_event.adjustment_id));
 
 CREATE FUNCTION @extschema@._applying(adjustment_id bigint) RETURNS boolean
-    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'adjustment_applying';
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'custier_adjustment_applying';
 COMMENT ON FUNCTION @extschema@._applying(bigint) IS 'internal: true while custier.approve itself applies this adjustment';
 
 -- ---------------------------------------------------------------------
@@ -119,16 +120,15 @@ $$;
 COMMENT ON FUNCTION @extschema@._missing_reviews(custier.adjustment) IS 'internal: departments whose review an adjustment still lacks';
 REVOKE ALL ON FUNCTION @extschema@._missing_reviews(custier.adjustment) FROM PUBLIC;
 
--- Four eyes means two people, not two role names: a proposer who is a
--- member of the approving role (and so can SET ROLE to it), or who is the
--- session's login behind a SECURITY DEFINER wrapper, is the same person.
--- Superusers can act as anyone anyway, so their proposals are exempt.
+-- Four eyes means two people, not two role names: the approver may not be
+-- the proposer, nor a role either of them is a member of (explicit grants,
+-- directly or indirectly: one could SET ROLE to the other), nor act in a
+-- session the proposer (or a member of it) logged in as.  A superuser's
+-- implicit rights over every role do not count, and its own proposals are
+-- not exempt.
 CREATE FUNCTION @extschema@._acts_for(proposer name, approver name) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = proposer AND NOT r.rolsuper) THEN false
-                ELSE session_user = proposer OR pg_has_role(proposer, approver, 'MEMBER') END
-$$;
-COMMENT ON FUNCTION @extschema@._acts_for(name, name) IS 'internal: can the (non-superuser) proposer act as the approver: a member of its role, or the session''s login';
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'custier_acts_for';
+COMMENT ON FUNCTION @extschema@._acts_for(name, name) IS 'internal: may the approver not approve what the proposer proposed (four eyes: the same role, a member either way, or the session''s login is the proposer or a member of it)';
 REVOKE ALL ON FUNCTION @extschema@._acts_for(name, name) FROM PUBLIC;
 
 -- The approval preconditions, checked by approve() and again by the state
@@ -162,7 +162,6 @@ DECLARE
     lowest  custier.tier;
     cur     record;
     open_id bigint;
-    found_rows bigint;
 BEGIN
     -- A restore replays the rows as they were; a dropped table's rows are re-pointed.
     IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
@@ -192,16 +191,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         -- Lock the customer: proposals for it (and grade changes) queue here.
-        -- The key is cast without its typmod (a varchar(3) cast would cut
-        -- 'abcd' down to 'abc'), and recorded as custier records keys, by the
-        -- type's output function ('007' of an integer key is customer '7').
-        EXECUTE format('SELECT %I AS grade, format(''%%s'', %I) AS key FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
-                       m.tier_column, m.key_column, m.tbl, m.key_column,
-                       (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-                         WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
-           INTO cur USING NEW.customer_key;
-        GET DIAGNOSTICS found_rows = ROW_COUNT;
-        IF found_rows = 0 THEN
+        -- Read as the table's owner (custier._lock_customer); the key is
+        -- recorded as custier records keys, by the type's output function
+        -- ('007' of an integer key is customer '7').
+        SELECT l.grade, l.customer_key AS key INTO cur FROM custier._lock_customer(NEW.tbl, NEW.customer_key) l;
+        IF cur.key IS NULL THEN
             RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
                 USING ERRCODE = 'no_data_found';
         END IF;
@@ -293,7 +287,9 @@ ALTER TABLE @extschema@.adjustment ENABLE ALWAYS TRIGGER no_truncate;
 CREATE FUNCTION @extschema@._review_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    a custier.adjustment;
+    a     custier.adjustment;
+    dept  custier.policy_reviewer;
+    actor name := custier._actor();
 BEGIN
     IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
     IF TG_OP <> 'INSERT' THEN
@@ -309,11 +305,21 @@ BEGIN
         RAISE EXCEPTION 'adjustment % is %, not proposed: it takes no more reviews', a.adjustment_id, a.status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF NOT EXISTS (SELECT FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
-                    WHERE m.tbl = a.tbl AND r.department = NEW.department) THEN
+    SELECT r.* INTO dept FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
+     WHERE m.tbl = a.tbl AND r.department = NEW.department;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'department "%" does not review adjustments of table %', NEW.department, a.tbl
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The reviewing departments are the rows of custier.policy_reviewer for the table''s policy.';
+    END IF;
+    -- Departments are roles: only a member of the department's role reviews for it.
+    IF dept.reviewer_role IS NULL OR NOT EXISTS (SELECT FROM pg_roles o WHERE o.rolname = dept.reviewer_role)
+       OR NOT pg_has_role(actor, dept.reviewer_role, 'MEMBER') THEN
+        RAISE EXCEPTION '% may not review for department "%"', actor, NEW.department
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = CASE WHEN dept.reviewer_role IS NULL
+                              THEN format('Department "%s" of policy "%s" has no reviewer_role: set custier.policy_reviewer.reviewer_role to the role whose members review for it.', dept.department, dept.policy)
+                              ELSE format('Reviews for department "%s" need membership in role %s.', dept.department, dept.reviewer_role) END;
     END IF;
     IF EXISTS (SELECT FROM custier.adjustment_review v
                 WHERE v.adjustment_id = NEW.adjustment_id AND v.department = NEW.department) THEN
@@ -324,7 +330,7 @@ BEGIN
         RAISE EXCEPTION 'opinion must be ''support'' or ''oppose'', not %', coalesce(quote_literal(NEW.opinion), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    NEW.reviewer := custier._actor();
+    NEW.reviewer := actor;
     NEW.reviewed_at := now();
     RETURN NEW;
 END $$;
@@ -352,20 +358,42 @@ ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER logged;
 ALTER TABLE @extschema@.adjustment_review ENABLE ALWAYS TRIGGER no_truncate;
 
 -- ---------------------------------------------------------------------
--- The functions (C entry points capture the acting role, then run these
--- as custier's owner).  EXECUTE is not granted to PUBLIC: grant propose
+-- The functions (C entry points: src/rights.c records the caller as the
+-- actor and runs these as custier's owner).  EXECUTE is not granted to PUBLIC: grant propose
 -- and withdraw to those who propose, review to the departments, approve
 -- and reject to management.
 -- ---------------------------------------------------------------------
-CREATE FUNCTION @extschema@._propose(tbl regclass, customer_key text, to_tier custier.tier, reason text, evidence jsonb,
-                                     hold_until timestamptz)
-RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, proposed_by, proposed_at, hold_until)
-    VALUES ($1, $2, $3, $4, $5, custier._actor(), now(), $6)
-    RETURNING adjustment_id
-$$;
-COMMENT ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) IS 'internal: the work of custier.propose';
-REVOKE ALL ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) FROM PUBLIC;
+-- The statement custier._lock_customer runs as the table's owner: one
+-- customer, locked.  The key is cast without its typmod (a varchar(3) cast
+-- would cut 'abcd' down to 'abc') and compared by its unique index's operator.
+CREATE FUNCTION @extschema@._lock_sql(tbl regclass) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m        custier.managed_table;
+    key_type text;
+    key_eq   text;
+BEGIN
+    SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = _lock_sql.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not managed by custier', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call custier.manage first.';
+    END IF;
+    SELECT format_type(a.atttypid, NULL), custier._key_eq(tbl, a.attnum) INTO key_type, key_eq
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = m.key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF key_eq IS NULL THEN
+        RAISE EXCEPTION 'table % is managed by custier but its key column "%" has no unique index', tbl, m.key_column
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN format('SELECT t.%1$I, pg_catalog.format(''%%s'', t.%2$I) FROM %3$s t WHERE t.%2$I %4$s CAST($1 AS %5$s) FOR UPDATE',
+                  m.tier_column, m.key_column, tbl, key_eq, key_type);
+END $$;
+COMMENT ON FUNCTION @extschema@._lock_sql(regclass) IS 'internal: the statement custier._lock_customer runs as a managed table''s owner';
+REVOKE ALL ON FUNCTION @extschema@._lock_sql(regclass) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._lock_customer(tbl regclass, customer_key text, OUT grade @extschema@.tier, OUT customer_key text)
+    LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'custier_lock_customer';
+COMMENT ON FUNCTION @extschema@._lock_customer(regclass, text) IS 'internal: reads and locks one customer of a managed table as the table''s owner (NULL when there is none)';
+REVOKE ALL ON FUNCTION @extschema@._lock_customer(regclass, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._decide(adjustment_id bigint, status text, note text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -380,12 +408,11 @@ COMMENT ON FUNCTION @extschema@._decide(bigint, text, text) IS 'internal: the wo
 REVOKE ALL ON FUNCTION @extschema@._decide(bigint, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._approval(adjustment_id bigint,
-    OUT tbl oid, OUT table_owner oid, OUT customer_key text, OUT reason text, OUT from_tier text, OUT apply_sql text,
-    OUT to_tier text)
+    OUT tbl oid, OUT customer_key text, OUT reason text, OUT from_tier text,
+    OUT keys text[], OUT from_tiers @extschema@.tier[], OUT to_tiers @extschema@.tier[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a       custier.adjustment;
-    m       custier.managed_table;
 BEGIN
     -- The lock makes concurrent approvals, rejections and withdrawals queue.
     SELECT * INTO a FROM custier.adjustment x WHERE x.adjustment_id = _approval.adjustment_id FOR UPDATE;
@@ -401,46 +428,40 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege', HINT = 'Another role must approve it (four eyes).';
     END IF;
     PERFORM custier._check_approvable(a, custier._actor());
-    SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = a.tbl;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT FROM custier.managed_table t WHERE t.tbl = a.tbl) THEN
         RAISE EXCEPTION 'table % is no longer managed by custier', a.tbl USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     tbl := a.tbl;
-    table_owner := (SELECT c.relowner FROM pg_class c WHERE c.oid = a.tbl);
     customer_key := a.customer_key;
     reason := a.reason;
     from_tier := a.from_tier::text;
-    to_tier := a.to_tier::text;
-    -- $1 key, $2 to_tier, $3 from_tier: changes the row only if its grade is still from_tier.
-    apply_sql := format('UPDATE %s SET %I = CAST($2 AS custier.tier) WHERE %I = CAST($1 AS %s) AND %s',
-                        a.tbl, m.tier_column, m.key_column,
-                        (SELECT format_type(t.atttypid, NULL) FROM pg_attribute t
-                          WHERE t.attrelid = a.tbl AND t.attname = m.key_column),
-                        CASE WHEN a.from_tier IS NULL THEN format('%I IS NULL AND $3 IS NULL', m.tier_column)
-                             ELSE format('%I OPERATOR(custier.=) CAST($3 AS custier.tier)', m.tier_column) END);
+    -- The change, as custier_apply_grades takes it.
+    keys := ARRAY[a.customer_key];
+    from_tiers := ARRAY[a.from_tier];
+    to_tiers := ARRAY[a.to_tier];
 END $$;
-COMMENT ON FUNCTION @extschema@._approval(bigint) IS 'internal: locks and checks an adjustment for custier.approve, and says how to apply it';
+COMMENT ON FUNCTION @extschema@._approval(bigint) IS 'internal: locks and checks an adjustment for custier.approve, and gives the change to apply';
 REVOKE ALL ON FUNCTION @extschema@._approval(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.propose(tbl regclass, customer_key text, to_tier @extschema@.tier, reason text,
                                     evidence jsonb DEFAULT NULL, hold_until timestamptz DEFAULT NULL)
-RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'propose';
+RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'custier_propose';
 COMMENT ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz) IS 'opens an adjustment: a proposed grade change of one customer, with its reason and evidence, and the end of a hold of the grade';
 
 CREATE FUNCTION @extschema@.review(adjustment_id bigint, department text, opinion text, comment text DEFAULT NULL)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'review';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_review';
 COMMENT ON FUNCTION @extschema@.review(bigint, text, text, text) IS 'records one department''s opinion (support or oppose) on a proposed adjustment';
 
 CREATE FUNCTION @extschema@.approve(adjustment_id bigint, note text DEFAULT NULL)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'approve';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_approve';
 COMMENT ON FUNCTION @extschema@.approve(bigint, text) IS 'approves a fully reviewed adjustment (not by its proposer) and applies the grade change at once';
 
 CREATE FUNCTION @extschema@.reject(adjustment_id bigint, note text)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'reject';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_reject';
 COMMENT ON FUNCTION @extschema@.reject(bigint, text) IS 'rejects a proposed adjustment; the note says why';
 
 CREATE FUNCTION @extschema@.withdraw(adjustment_id bigint)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'withdraw';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_withdraw';
 COMMENT ON FUNCTION @extschema@.withdraw(bigint) IS 'the proposer takes a proposed adjustment back';
 
 REVOKE ALL ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz),

@@ -49,52 +49,13 @@
 
 #include "custier.h"
 #include "history.h"
+#include "rights.h"
 
 PG_FUNCTION_INFO_V1(custier_owner_history_trigger);
 PG_FUNCTION_INFO_V1(custier_set_allocation);
 PG_FUNCTION_INFO_V1(custier_allocate);
 
-/* ---------------------------------------------------------------------
- * Running one statement as another role.
- * ---------------------------------------------------------------------
- */
-
-/* stand-in for rights.c's custier_exec_as; replaced at merge */
-/*
- * Runs one statement through SPI (the caller is connected) as `role`, with
- * search_path pinned to pg_catalog, pg_temp, the way ri_triggers.c runs its
- * checks; the user and the GUCs are restored on error too (the GUC nest
- * level is unwound by the (sub)transaction abort).  Returns SPI_processed.
- */
-static uint64
-custier_exec_as(Oid role, const char *sql, int nargs, Oid *argtypes, Datum *values,
-				const char *nulls, bool read_only, long count)
-{
-	CustierUserSwitch sw;
-	volatile uint64 processed = 0;
-
-	custier_switch_user(role, &sw);
-	PG_TRY();
-	{
-		int			save_nestlevel = NewGUCNestLevel();
-		int			rc;
-
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, count);
-		if (rc < 0)
-			elog(ERROR, "custier: SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
-		processed = SPI_processed;
-		AtEOXact_GUC(true, save_nestlevel);
-	}
-	PG_FINALLY();
-	{
-		custier_restore_user(&sw);
-	}
-	PG_END_TRY();
-	return processed;
-}
+/* Statements run as another role go through src/rights.c (custier_exec_as). */
 
 /* ---------------------------------------------------------------------
  * The window that attributes allocate's own UPDATE to its caller.
@@ -601,7 +562,7 @@ alloc_table_read(Oid relid, AllocTable *at, MemoryContext cxt)
 	char	   *v;
 
 	args[0] = ObjectIdGetDatum(relid);
-	if (custier_exec_as(custier_owner(),
+	if (custier_exec_as(custier_extension_owner(),
 						"SELECT a.owner_column::pg_catalog.text, a.region_column::pg_catalog.text,"
 						"       a.industry_column::pg_catalog.text, m.key_column::pg_catalog.text,"
 						"       m.tier_column::pg_catalog.text, m.policy, c.relowner"
@@ -826,7 +787,7 @@ custier_set_allocation(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* The checks and the triggers, as custier's owner for the caller. */
-	custier_exec_as(custier_owner(), "SELECT custier._set_allocation($1, $2, $3, $4)",
+	custier_exec_as(custier_extension_owner(), "SELECT custier._set_allocation($1, $2, $3, $4)",
 					4, types, values, nulls, false, 0);
 	alloc_table_read(relid, &at, cxt);
 	LockRelationOid(relid, ShareRowExclusiveLock);
@@ -838,7 +799,7 @@ custier_set_allocation(PG_FUNCTION_ARGS)
 	sa.reason = MemoryContextStrdup(TopTransactionContext, "custier.set_allocation: owner when set");
 	sa.recorded = cstring_table("custier recorded owners", sizeof(RecordedOwner), 1024);
 	args[0] = ObjectIdGetDatum(relid);
-	n = custier_exec_as(custier_owner(),
+	n = custier_exec_as(custier_extension_owner(),
 						"SELECT DISTINCT ON (h.customer_key) h.customer_key, h.new_owner::pg_catalog.text"
 						"  FROM custier.owner_history h WHERE h.tbl OPERATOR(pg_catalog.=) $1"
 						" ORDER BY h.customer_key, h.changed_at DESC, h.history_id DESC",
@@ -1170,7 +1131,7 @@ read_owners(Alloc *a, AllocTable *at)
 
 	args[0] = CStringGetTextDatum(at->policy);
 	/* Owners whose role was dropped since are not eligible. */
-	n = custier_exec_as(custier_owner(),
+	n = custier_exec_as(custier_extension_owner(),
 						"SELECT o.owner::pg_catalog.text, o.region, o.industry, o.tiers::pg_catalog.int4[], o.capacity"
 						"  FROM custier.account_owner o"
 						" WHERE o.policy OPERATOR(pg_catalog.=) $1 AND o.active"

@@ -39,6 +39,14 @@ CREATE INDEX evaluation_result_batch ON @extschema@.evaluation_result (evaluatio
 COMMENT ON TABLE @extschema@.evaluation_result IS 'one row per customer per evaluation: what the metrics gave (qualified), what the rules proposed, and what was done (action)';
 
 REVOKE ALL ON @extschema@.evaluation, @extschema@.evaluation_result FROM PUBLIC;
+-- Runs and their progress are no secret; results show a role only the
+-- customers it may see in the managed table (reading follows the table).
+GRANT SELECT ON @extschema@.evaluation, @extschema@.evaluation_result TO PUBLIC;
+ALTER TABLE @extschema@.evaluation_result ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON @extschema@.evaluation_result FOR SELECT
+    USING (@extschema@._can_see((SELECT e.tbl FROM @extschema@.evaluation e
+                                 WHERE e.evaluation_id OPERATOR(pg_catalog.=) evaluation_result.evaluation_id),
+                                customer_key));
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.evaluation', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.evaluation_result', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.evaluation', 'evaluation_id'), '');
@@ -47,15 +55,9 @@ CREATE FUNCTION @extschema@.proposed_tier(current_tier @extschema@.tier, qualifi
                                           earlier @extschema@.tier[], upgrade_after integer,
                                           downgrade_after integer, max_step integer)
 RETURNS @extschema@.tier
-AS 'MODULE_PATHNAME', 'proposed_tier' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'custier_proposed_tier' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.proposed_tier(@extschema@.tier, @extschema@.tier, @extschema@.tier[], integer, integer, integer) IS
     'the grade the hysteresis rules give: earlier[i] is the tier qualified for i evaluations ago; no grade yet gives the qualified tier';
-
-CREATE FUNCTION @extschema@._evaluation_apply(evaluation_id bigint, batch integer) RETURNS bigint
-AS 'MODULE_PATHNAME', 'evaluation_apply' LANGUAGE C STRICT VOLATILE;
-REVOKE ALL ON FUNCTION @extschema@._evaluation_apply(bigint, integer) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_apply(bigint, integer) IS
-    'internal: applies the changes a batch of a running evaluation decided, through the approval guard';
 
 -- What an evaluation needs to know about a policy, checked.
 CREATE FUNCTION @extschema@._evaluation_setup(p_policy text,
@@ -94,63 +96,78 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_setup(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_setup(text) IS 'internal: the managed table, metrics source and rules of a policy, checked';
 
--- The one query behind evaluate() and every batch of run_evaluation().
--- $1 text: with p_resume, start after this key; $2 bigint: at most
--- this many customers (NULL: all); $3 bigint[]: earlier evaluations, newest
--- first; $4 boolean: explain every customer; $5, $6 integer[]: per earlier
--- evaluation, the first and last of its batches that can hold the customers
--- evaluated now (NULL: all of them; see _earlier_batches).
--- Looking back is set-based: one hash join per earlier evaluation over the
--- rows of those batches, not one index lookup per customer.
+-- An operator between two types, schema-qualified: the one of that name
+-- taking exactly these types, pg_catalog's first; else pg_catalog's by name
+-- (implicit casts then apply).  For the statements custier runs as the
+-- caller, whose search_path custier does not touch.
+CREATE FUNCTION @extschema@._operator(op text, lefttype regtype, righttype regtype) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+                       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                      WHERE o.oprname = op AND o.oprleft = lefttype AND o.oprright = righttype
+                      ORDER BY n.nspname <> 'pg_catalog', n.nspname LIMIT 1),
+                    format('OPERATOR(pg_catalog.%s)', op))
+$$;
+REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: the schema-qualified operator op between two types';
+
+-- The query behind evaluate() and every batch of run_evaluation(), run as
+-- the caller (it reads the managed table and the metrics source with the
+-- caller's rights).  $1 text: with p_resume, start after this key; $2
+-- bigint: at most this many customers (NULL: all); $3 boolean: explain
+-- every customer; $4 boolean: explain those whose qualified tier is not
+-- their grade; $5 bigint[]: the earlier evaluations the rules look back on,
+-- newest first.  Every name and operator is schema-qualified: the caller's
+-- search_path is its own.
 CREATE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; earlier text; joins text := ''; back integer; n integer;
+DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
 BEGIN
     s := custier._evaluation_setup(p_policy);
-    back := greatest(s.upgrade_after, s.downgrade_after) - 1;
-    IF back > 0 THEN
-        earlier := '';
-        FOR n IN 1 .. back LOOP
-            earlier := earlier || CASE WHEN n > 1 THEN ', ' ELSE '' END || format('r%s.qualified_tier', n);
-            joins := joins || format($j$
-    LEFT JOIN custier.evaluation_result r%1$s
-           ON r%1$s.evaluation_id OPERATOR(pg_catalog.=) $3[%1$s]
-          AND r%1$s.batch OPERATOR(pg_catalog.>=) coalesce($5[%1$s], 0)
-          AND r%1$s.batch OPERATOR(pg_catalog.<=) coalesce($6[%1$s], 2147483647)
-          AND r%1$s.customer_key OPERATOR(pg_catalog.=) q.customer_key$j$, n);
-        END LOOP;
-        -- As many as there are earlier evaluations: a NULL is one the customer missed.
-        earlier := format('(ARRAY[%s]::custier.tier[])[1:pg_catalog.cardinality($3)]', earlier);
+    SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
+     WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT a.atttypid INTO metrics_type FROM pg_attribute a
+     WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
+    IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
+        -- What the customer qualified for in the earlier evaluations $5
+        -- (newest first); evaluation_result shows the caller the customers
+        -- it may see, and the caller reads only those here anyway.
+        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
+                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
+                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
+                   ORDER BY e.n)$e$, s.key_column);
     ELSE
-        earlier := $q$'{}'::custier.tier[]$q$;
+        earlier := $e$'{}'::custier.tier[]$e$;
     END IF;
+    proposed := format('custier.proposed_tier(q.current_tier, q.qualified_tier, q.earlier, %s, %s, %s)',
+                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
     RETURN format($q$
-SELECT c.customer_key, c.current_tier, c.qualified_tier, c.proposed_tier, c.score,
+SELECT q.customer_key, q.current_tier, q.qualified_tier, %6$s AS proposed_tier, q.score,
        -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $4 THEN CASE WHEN c.has_metrics THEN custier.explain(%5$L, c.metrics) ELSE custier.explain(%5$L, '{}'::jsonb) END
+       CASE WHEN $3 OR ($4 AND (q.qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE)
+            THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
        END AS explanation
 FROM (
-    SELECT q.*, custier.proposed_tier(q.current_tier, q.qualified_tier, %9$s, %6$s, %7$s, %8$s) AS proposed_tier
-    FROM (
-        SELECT t.%1$I::text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-               CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
-               CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::jsonb) ELSE custier.score(%5$L, m) END AS score
-        FROM %4$s t LEFT JOIN %10$s m ON m.%2$I = t.%1$I %12$s
-        %13$s
-        ORDER BY t.%1$I
-        LIMIT $2
-    ) q%14$s
-) c$q$,
-        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy,
-        s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'),
-        earlier, s.metrics_source, s.key_type,
+    SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
+           CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
+           CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.score(%5$L, m) END AS score,
+           %11$s AS earlier
+    FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
+    %10$s
+    ORDER BY t.%1$I
+    LIMIT $2
+) q$q$,
+        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, proposed, s.metrics_source,
+        custier._operator('=', metrics_type, key_att.atttypid),
         -- Resuming: both sides start after the key, so each batch reads only its own rows.
-        CASE WHEN p_resume THEN format('AND m.%I > $1::%s', s.metrics_key, s.key_type) ELSE '' END,
-        CASE WHEN p_resume THEN format('WHERE t.%I > $1::%s', s.key_column, s.key_type) ELSE '' END,
-        joins);
+        CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
+                                       custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
+        CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
+        earlier);
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query that evaluates a policy''s customers';
+COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
 
 -- The last key of a batch, in the key column's order (its type's btree
 -- opclass and its own collation, as ORDER BY t.key in the batch query):
@@ -235,28 +252,30 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) IS 'internal: the finished evaluations of a policy before as_of, newest first, as many as its rules look back on';
 
+-- What evaluate() needs: the query and the earlier evaluations.
+CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
+    OUT query text, OUT earlier bigint[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    query := custier._evaluation_query(p_policy, false);
+    earlier := custier._earlier_evaluations(p_policy, p_as_of);
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
+
 CREATE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
 RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
                proposed_tier @extschema@.tier, score numeric, explanation jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF $2 IS NULL THEN
-        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- Held grades (src/simulation.sql): $7 the keys held at as_of.
-    RETURN QUERY EXECUTE format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
-                                custier._evaluation_holds(custier._evaluation_query($1, false), '$7'))
-        USING NULL::text, NULL::bigint, custier._earlier_evaluations($1, $2), true, NULL::integer[], NULL::integer[],
-              custier._held_keys((SELECT m.tbl FROM custier.managed_table m WHERE m.policy = $1), $2);
-END $$;
+LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'custier_evaluate';
 REVOKE ALL ON FUNCTION @extschema@.evaluate(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.evaluate(text, timestamptz) IS
     'what an evaluation of the policy would do now: current, qualified and proposed tier, score and explanation for every customer; changes nothing';
 
--- Finds or starts the evaluation of (policy, as_of).
+-- Finds or starts the evaluation of (policy, as_of), as custier's owner for
+-- run_evaluation; started_by is the role that runs it.
 CREATE FUNCTION @extschema@._evaluation_begin(p_policy text, p_as_of timestamptz, p_batch_size integer)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s record; id bigint;
 BEGIN
     IF p_as_of IS NULL THEN
@@ -271,7 +290,7 @@ BEGIN
     SELECT e.evaluation_id INTO id FROM custier.evaluation e WHERE e.policy = p_policy AND e.as_of = p_as_of;
     IF id IS NULL THEN
         INSERT INTO custier.evaluation (policy, as_of, tbl, started_by)
-        VALUES (p_policy, p_as_of, s.tbl, session_user)
+        VALUES (p_policy, p_as_of, s.tbl, custier._actor())
         ON CONFLICT (policy, as_of) DO NOTHING
         RETURNING evaluation_id INTO id;
     END IF;
@@ -283,154 +302,68 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS 'internal: finds or starts the evaluation of a policy at as_of';
 
--- Opens the adjustment an evaluation proposes; false (changing nothing) when
--- the customer got an open adjustment since the batch looked (a concurrent
--- custier.propose): that customer is then pending, not an error.
-CREATE FUNCTION @extschema@._evaluation_propose(p_tbl regclass, p_key text, p_to custier.tier, p_reason text,
-                                                p_evidence jsonb, p_evaluation_id bigint) RETURNS boolean
+-- The next batch of a running evaluation, locked (the row lock serializes
+-- concurrent runners of one evaluation): where it stands, and the query.
+CREATE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
+    OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
+    OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
+    OUT earlier bigint[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE ev custier.evaluation; s record;
 BEGIN
-    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
-    VALUES (p_tbl, p_key, p_to, p_reason, p_evidence, p_evaluation_id, session_user, now());
-    RETURN true;
-EXCEPTION WHEN unique_violation THEN
-    RETURN false;
-END $$;
-REVOKE ALL ON FUNCTION @extschema@._evaluation_propose(regclass, text, custier.tier, text, jsonb, bigint) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_propose(regclass, text, custier.tier, text, jsonb, bigint) IS 'internal: opens an adjustment for an evaluation; false when the customer already has an open one';
-
--- Evaluates, records and applies the next batch of a running evaluation.
-CREATE FUNCTION @extschema@._evaluation_step(p_evaluation_id bigint, p_batch_size integer,
-    OUT customers bigint, OUT changed bigint, OUT proposed bigint, OUT finished boolean)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record; n bigint; batch_no int; last text; r record;
-        evidence jsonb; earlier bigint[]; upto text; first_batch integer[]; last_batch integer[];
-BEGIN
-    -- The row lock serializes concurrent runners of the same evaluation.
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'evaluation % does not exist', p_evaluation_id USING ERRCODE = 'undefined_object';
     END IF;
-    customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
     finished := ev.finished_at IS NOT NULL;
+    customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
+    batch := ev.batches + 1; last_key := ev.last_key; policy := ev.policy;
     IF finished THEN RETURN; END IF;
-
     s := custier._evaluation_setup(ev.policy);
-    batch_no := ev.batches + 1;
+    tbl := s.tbl;
+    approval := s.approval;
+    query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
     earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
-    IF pg_catalog.cardinality(earlier) > 0 THEN
-        -- The key this batch will end at (NULL: it takes the rest), so that
-        -- only the batches of earlier evaluations holding these customers are read.
-        EXECUTE format('SELECT t.%1$I::text FROM %2$s t %3$s ORDER BY t.%1$I OFFSET $2 - 1 LIMIT 1',
-                       s.key_column, s.tbl,
-                       CASE WHEN ev.last_key IS NOT NULL THEN format('WHERE t.%I > $1::%s', s.key_column, s.key_type) ELSE '' END)
-        INTO upto USING ev.last_key, p_batch_size::bigint;
-        SELECT b.first_batch, b.last_batch INTO first_batch, last_batch
-        FROM custier._earlier_batches(earlier, s.tbl, s.key_type, ev.last_key, upto) b;
-    END IF;
-    EXECUTE format($q$
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
+
+-- Records a graded batch (evaluation_result) and decides per customer what
+-- is done: kept, applied, proposed (an adjustment), pending (one is open).
+-- Returns the customers to apply or propose, by their position in the batch.
+CREATE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint, p_batch integer, p_keys text[],
+    p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
+RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE ev custier.evaluation; s record;
+BEGIN
+    SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
+    s := custier._evaluation_setup(ev.policy);
+    RETURN QUERY
+    WITH d AS MATERIALIZED (
+        SELECT u.*,
+               CASE WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
+                    WHEN u.c IS NULL OR s.approval = 'none'
+                         OR (s.approval = 'downgrade' AND u.p OPERATOR(custier.>) u.c) THEN 'applied'
+                    -- Only a policy that asks for approval can have open adjustments to wait on.
+                    WHEN EXISTS (SELECT FROM custier.adjustment a
+                                  WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
+                    ELSE 'proposed' END AS a
+          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY u(k, c, q, p, sc, n)
+    ), ins AS (
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
-        SELECT $7, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
-               CASE WHEN q.held THEN 'held'
-                    WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
-                    WHEN q.current_tier IS NULL OR $9 = 'none'
-                         OR ($9 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
-                    %s
-                    ELSE 'proposed' END,
-               $8
-        FROM (%s) q$q$,
-        -- Only a policy that asks for approval can have open adjustments to wait on.
-        CASE WHEN s.approval <> 'none' THEN
-            $w$WHEN EXISTS (SELECT FROM custier.adjustment a
-                           WHERE a.tbl = $10 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
-        ELSE '' END,
-        -- Held grades (src/simulation.sql): $11 the keys held at as_of.
-        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$11'))
-    USING ev.last_key, p_batch_size::bigint, earlier, false, first_batch, last_batch,
-          p_evaluation_id, batch_no, s.approval, s.tbl, custier._held_keys(s.tbl, ev.as_of);
-    GET DIAGNOSTICS n = ROW_COUNT;
-
-    IF n > 0 THEN
-        -- The resume point, in the order the batches follow: the key column's own.
-        last := custier._evaluation_last_key(p_evaluation_id, batch_no, s.tbl, s.key_column, s.key_type);
-        changed := changed + custier._evaluation_apply(p_evaluation_id, batch_no);
-
-        -- Changes the policy sends for approval become adjustments, with the evidence.
-        FOR r IN SELECT er.customer_key, er.current_tier, er.proposed_tier
-                 FROM custier.evaluation_result er
-                 WHERE er.evaluation_id = p_evaluation_id AND er.batch = batch_no AND er.action = 'proposed'
-        LOOP
-            EXECUTE format('SELECT custier.explain($1, m) FROM %s m WHERE m.%I = $2::%s',
-                           s.metrics_source, s.metrics_key, s.key_type)
-            INTO evidence USING ev.policy, r.customer_key;
-            -- The adjustment's own trigger checks it, takes from_tier and the
-            -- proposer, and locks the customer, as for custier.propose().
-            IF custier._evaluation_propose(s.tbl, r.customer_key, r.proposed_tier,
-                    format('evaluation %s of policy "%s"', p_evaluation_id, ev.policy),
-                    coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id) THEN
-                proposed := proposed + 1;
-            ELSE
-                -- Someone proposed a change for this customer meanwhile.
-                UPDATE custier.evaluation_result er SET action = 'pending'
-                 WHERE er.evaluation_id = p_evaluation_id AND er.customer_key = r.customer_key;
-            END IF;
-        END LOOP;
-    END IF;
-
-    customers := customers + n;
-    finished := n < p_batch_size;
-    UPDATE custier.evaluation e
-    SET customers = _evaluation_step.customers, changed = _evaluation_step.changed,
-        proposed = _evaluation_step.proposed, batches = batch_no,
-        last_key = coalesce(last, e.last_key),
-        batch_last_keys = CASE WHEN last IS NULL THEN e.batch_last_keys
-                               ELSE pg_catalog.array_append(e.batch_last_keys, last) END,
-        finished_at = CASE WHEN _evaluation_step.finished THEN clock_timestamp() END
-    WHERE e.evaluation_id = p_evaluation_id;
+        SELECT p_evaluation_id, d.k, d.c, d.q, d.p, d.sc, d.a, p_batch FROM d
+    )
+    SELECT d.n, d.a, d.p FROM d WHERE d.a IN ('applied', 'proposed') ORDER BY d.n;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@._evaluation_step(bigint, integer) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_step(bigint, integer) IS 'internal: evaluates, records and applies the next batch of a running evaluation';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) IS
+    'internal: records a graded batch of a running evaluation and decides what is applied, proposed, kept or pending';
 
--- No SET clause: a procedure with one cannot COMMIT.  Its body only calls
--- schema-qualified functions that pin their own search_path.
+-- run_evaluation is a C procedure (src/evaluation.c): it commits every batch.
 CREATE PROCEDURE @extschema@.run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 10000)
-LANGUAGE plpgsql AS $$
-DECLARE id bigint; step record; t0 timestamptz; full_batches bigint := 0; total float8; rate float8; secs float8;
-BEGIN
-    id := custier._evaluation_begin($1, $2, $3);
-    t0 := pg_catalog.clock_timestamp();
-    -- The planner's estimate of the customers: enough for an ETA.
-    SELECT c.reltuples INTO total FROM custier.managed_table m JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.tbl
-    WHERE m.policy OPERATOR(pg_catalog.=) $1;
-    LOOP
-        step := custier._evaluation_step(id, $3);
-        -- After the last batch, in its transaction: a customer whose grade
-        -- left its owner's tiers gets an eligible owner in the same cycle.
-        IF step.finished THEN
-            PERFORM custier.allocate(a.tbl)
-               FROM custier.allocation a
-               JOIN custier.managed_table m ON m.tbl OPERATOR(pg_catalog.=) a.tbl
-              WHERE m.policy OPERATOR(pg_catalog.=) $1;
-        END IF;
-        COMMIT;
-        secs := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0);
-        IF NOT step.finished THEN full_batches := full_batches + 1; END IF;
-        rate := CASE WHEN secs > 0 THEN full_batches * $3 / secs END;
-        -- Rate and ETA go in the DETAIL: the message itself stays the same from run to run.
-        RAISE NOTICE 'evaluation % of policy "%": % customers done, % changed, % proposed%',
-            id, $1, step.customers, step.changed, step.proposed,
-            CASE WHEN step.finished THEN ' (finished)' ELSE '' END
-            USING DETAIL = CASE
-                WHEN step.finished THEN pg_catalog.format('%s s in this call.', pg_catalog.round(secs::numeric, 1))
-                ELSE pg_catalog.format('%s customers/s in this call%s.', pg_catalog.round(coalesce(rate, 0)::numeric),
-                    CASE WHEN rate > 0 AND total > step.customers
-                         THEN pg_catalog.format('; about %s s left for about %s customers', pg_catalog.round(((total - step.customers) / rate)::numeric),
-                                                pg_catalog.round((total - step.customers)::numeric))
-                         ELSE '' END) END;
-        EXIT WHEN step.finished;
-    END LOOP;
-END $$;
+LANGUAGE C AS 'MODULE_PATHNAME', 'custier_run_evaluation';
 REVOKE ALL ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) FROM PUBLIC;
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
     'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';

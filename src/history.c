@@ -22,6 +22,8 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_class.h"
+#include "commands/event_trigger.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -31,6 +33,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -48,16 +51,17 @@
 #include "insight.h"
 #include "lifecycle.h"
 
-PG_FUNCTION_INFO_V1(history_trigger);
-PG_FUNCTION_INFO_V1(guard_trigger);
-PG_FUNCTION_INFO_V1(history_append_only);
-PG_FUNCTION_INFO_V1(manage);
-PG_FUNCTION_INFO_V1(unmanage);
-PG_FUNCTION_INFO_V1(custier_actor);
-PG_FUNCTION_INFO_V1(tiers_at);
+PG_FUNCTION_INFO_V1(custier_history_trigger);
+PG_FUNCTION_INFO_V1(custier_guard_trigger);
+PG_FUNCTION_INFO_V1(custier_history_append_only);
+PG_FUNCTION_INFO_V1(custier_manage);
+PG_FUNCTION_INFO_V1(custier_unmanage);
+PG_FUNCTION_INFO_V1(custier_tiers_at);
+PG_FUNCTION_INFO_V1(custier_on_sql_drop);
+PG_FUNCTION_INFO_V1(custier_on_ddl_end);
 
 /* ---------------------------------------------------------------------
- * The authorized-change window and the acting role (backend-local).
+ * The authorized-change window (backend-local).
  * ---------------------------------------------------------------------
  */
 static bool window_open = false;
@@ -73,7 +77,6 @@ static char *window_key = NULL;	/* in TopTransactionContext */
 static Tier window_from = 0;
 static Tier window_to = 0;
 
-static Oid	acting_user = InvalidOid;
 
 void
 custier_begin_authorized_change(Oid relid, int64 adjustment_id, const char *reason)
@@ -82,7 +85,7 @@ custier_begin_authorized_change(Oid relid, int64 adjustment_id, const char *reas
 	window_relid = relid;
 	window_adjustment_id = adjustment_id;
 	window_reason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
-	window_actor = custier_acting_user();
+	window_actor = custier_actor();
 	window_subid = GetCurrentSubTransactionId();
 	window_limited = false;
 	window_key = NULL;
@@ -121,54 +124,6 @@ custier_end_authorized_change(void)
 	window_limited = false;
 	window_key = NULL;
 	window_from = window_to = 0;
-}
-
-Oid
-custier_owner(void)
-{
-	Oid			nsp = get_namespace_oid("custier", false);
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nsp);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-Oid
-custier_acting_user(void)
-{
-	return OidIsValid(acting_user) ? acting_user : GetUserId();
-}
-
-void
-custier_switch_user(Oid role, CustierUserSwitch *sw)
-{
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	sw->save_actor = acting_user;
-	/* The outermost custier entry point names the actor. */
-	if (!OidIsValid(acting_user))
-		acting_user = sw->save_userid;
-	SetUserIdAndSecContext(role, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-custier_restore_user(CustierUserSwitch *sw)
-{
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-	acting_user = sw->save_actor;
-}
-
-/* custier._actor() → name: the role that acted (see history.h). */
-Datum
-custier_actor(PG_FUNCTION_ARGS)
-{
-	Name		result = (Name) palloc0(NAMEDATALEN);
-
-	namestrcpy(result, GetUserNameFromId(custier_acting_user(), false));
-	PG_RETURN_NAME(result);
 }
 
 /* ---------------------------------------------------------------------
@@ -508,7 +463,6 @@ history_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			pending_discard();
 			custier_end_authorized_change();
-			acting_user = InvalidOid;
 			break;
 	}
 }
@@ -711,7 +665,7 @@ row_keys(ManagedColumns *mc, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
  * AFTER STATEMENT writes, BEFORE TRUNCATE refuses.
  */
 Datum
-history_trigger(PG_FUNCTION_ARGS)
+custier_history_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	ManagedColumns *mc;
@@ -868,7 +822,7 @@ guard_arrival(Relation rel, const char *key, const char *from_key, Tier grade)
  * BEFORE trigger).
  */
 Datum
-guard_trigger(PG_FUNCTION_ARGS)
+custier_guard_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	ManagedColumns *mc;
@@ -926,7 +880,7 @@ guard_trigger(PG_FUNCTION_ARGS)
 
 /* custier.history_append_only(): BEFORE UPDATE/DELETE/TRUNCATE on history tables. */
 Datum
-history_append_only(PG_FUNCTION_ARGS)
+custier_history_append_only(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -949,62 +903,169 @@ history_append_only(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * manage / unmanage: checked and done by custier._manage/_unmanage, run as
- * custier's owner on behalf of the caller (who is the actor they check).
+ * Applying grades: the one path by which approve() and evaluation runs
+ * change a managed table.
  * ---------------------------------------------------------------------
  */
-Datum
-custier_call_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
-					  const char *nulls, bool *isnull)
+Oid
+custier_tier_type(void)
 {
-	CustierUserSwitch sw;
-	volatile Datum result = (Datum) 0;
-	volatile bool null = true;
+	Oid			typ = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("tier"),
+									  ObjectIdGetDatum(get_namespace_oid("custier", false)));
+
+	if (!OidIsValid(typ))
+		elog(ERROR, "type custier.tier is missing");
+	return typ;
+}
+
+Oid
+custier_tier_array_type(void)
+{
+	return get_array_type(custier_tier_type());
+}
+
+Oid
+custier_relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+uint64
+custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
+					 int64 adjustment_id, const char *reason, Datum *applied_keys)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Oid			tier_array = custier_tier_array_type();
+	Oid			argtypes[3] = {TEXTARRAYOID, tier_array, tier_array};
+	Datum		values[3];
+	Oid			one_type[1] = {REGCLASSOID};
+	Datum		one_value[1];
+	char	   *sql;
+	char	   *table;
+	Oid			table_owner = custier_relation_owner(relid);
+	uint64		changed = 0;
+	Datum	   *done = NULL;
+	int			ndone = 0;
+
+	values[0] = keys;
+	values[1] = from;
+	values[2] = to;
+	one_value[0] = ObjectIdGetDatum(relid);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	custier_switch_user(custier_owner(), &sw);
+		elog(ERROR, "custier: SPI_connect failed");
+	/* The statement, from custier.managed_table and the catalogs. */
+	if (custier_exec_as(custier_extension_owner(), "SELECT custier._apply_sql($1)",
+						1, one_type, one_value, NULL, true, 1) != 1)
+		elog(ERROR, "custier._apply_sql returned nothing");
+	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+
+	custier_begin_authorized_change(relid, adjustment_id, reason);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-			elog(ERROR, "custier: SPI failed: %s", sql);
-		if (SPI_tuptable != NULL && SPI_processed > 0)
-		{
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		n;
+		uint64		row;
 
-			/* Pass-by-value results only (ids, counts): they outlive SPI. */
-			if (!TupleDescAttr(desc, 0)->attbyval)
-				elog(ERROR, "custier_call_as_owner returns pass-by-value results only");
-			result = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &n);
-			null = n;
+		if (n == 1)
+		{
+			/* Exactly this change of this customer gets through. */
+			Datum	   *k,
+					   *f,
+					   *t;
+			bool	   *kn,
+					   *fn,
+					   *tn;
+			int			nk,
+						nf,
+						nt;
+
+			deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &k, &kn, &nk);
+			deconstruct_array(DatumGetArrayTypeP(from), custier_tier_type(), 1, true, TYPALIGN_CHAR, &f, &fn, &nf);
+			deconstruct_array(DatumGetArrayTypeP(to), custier_tier_type(), 1, true, TYPALIGN_CHAR, &t, &tn, &nt);
+			if (nk != 1 || nf != 1 || nt != 1 || kn[0] || tn[0])
+				elog(ERROR, "custier_apply_grades: malformed change");
+			custier_limit_authorized_change(TextDatumGetCString(k[0]),
+											fn[0] ? 0 : DatumGetTier(f[0]), DatumGetTier(t[0]));
+		}
+		/* As the table's owner: its own triggers run as it, not as custier. */
+		changed = custier_exec_with(CUSTIER_AS_TABLE_OWNER, table_owner, sql, 3, argtypes, values,
+									NULL, false, 0);
+
+		/*
+		 * The window lets this statement's rows through; a trigger of the
+		 * table's own must not use it to store a grade custier did not
+		 * decide.
+		 */
+		done = palloc(sizeof(Datum) * Max(changed, 1));
+		for (row = 0; row < changed; row++)
+		{
+			bool		isnull;
+			Datum		as_decided = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &isnull);
+			char	   *key = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1);
+
+			if (isnull || !DatumGetBool(as_decided))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("a trigger on table %s changed the grade custier wrote for customer \"%s\"",
+								table, key ? key : ""),
+						 errdetail("%s may only store the grade %s.",
+								   adjustment_id ? "An approved adjustment" : "An evaluation run",
+								   adjustment_id ? "that was approved" : "its policy decided"),
+						 errhint("Remove or fix the trigger that rewrites the tier column of %s.", table)));
+			done[ndone++] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
 		}
 	}
 	PG_FINALLY();
 	{
-		custier_restore_user(&sw);
+		custier_end_authorized_change();
 	}
 	PG_END_TRY();
+
+	if (applied_keys)
+	{
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+
+		*applied_keys = PointerGetDatum(construct_array(done, ndone, TEXTOID, -1, false, TYPALIGN_INT));
+		MemoryContextSwitchTo(spi_cxt);
+	}
 	SPI_finish();
-	if (isnull)
-		*isnull = null;
-	return result;
+	return changed;
 }
 
-void
-custier_require_arg(FunctionCallInfo fcinfo, int n, const char *what)
+/* ---------------------------------------------------------------------
+ * manage / unmanage
+ * ---------------------------------------------------------------------
+ */
+static Oid	managing_relid = InvalidOid;
+
+bool
+custier_managing(void)
 {
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
+	return OidIsValid(managing_relid);
 }
 
+/*
+ * custier.manage: the checks, the registration and the triggers are
+ * custier._manage's, run as the extension owner (reading only the catalogs
+ * and custier's tables); the grades the table holds are read as the table's
+ * owner, and recorded as the extension owner.
+ */
 Datum
-manage(PG_FUNCTION_ARGS)
+custier_manage(PG_FUNCTION_ARGS)
 {
 	Oid			types[5] = {REGCLASSOID, NAMEOID, NAMEOID, TEXTOID, BOOLOID};
 	Datum		values[5];
+	Oid			relid;
+	Oid			owner = custier_extension_owner();
 	int			i;
 
 	custier_require_arg(fcinfo, 0, "tbl");
@@ -1015,38 +1076,180 @@ manage(PG_FUNCTION_ARGS)
 	custier_citus_refuse_manage(PG_GETARG_OID(0));
 	for (i = 0; i < 5; i++)
 		values[i] = PG_GETARG_DATUM(i);
-	custier_call_as_owner("SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL, NULL);
+	relid = PG_GETARG_OID(0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "custier: SPI_connect failed");
+	managing_relid = relid;
+	PG_TRY();
+	{
+		char	   *sql;
+		Oid			rtypes[3] = {REGCLASSOID, TEXTARRAYOID, custier_tier_array_type()};
+		Datum		rvalues[3];
+		char		rnulls[3] = {' ', ' ', ' '};
+		bool		isnull;
+
+		custier_exec_as(owner, "SELECT custier._manage($1, $2, $3, $4, $5)", 5, types, values, NULL, false, 0);
+
+		/* The grades it holds now, read as its owner. */
+		sql = psprintf("SELECT pg_catalog.array_agg(pg_catalog.format('%%s', t.%s)), pg_catalog.array_agg(t.%s)"
+					   " FROM %s t WHERE t.%s IS NOT NULL",
+					   quote_identifier(NameStr(*PG_GETARG_NAME(1))),
+					   quote_identifier(NameStr(*PG_GETARG_NAME(2))),
+					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												  get_rel_name(relid)),
+					   quote_identifier(NameStr(*PG_GETARG_NAME(2))));
+		custier_exec_with(CUSTIER_AS_TABLE_OWNER, custier_relation_owner(relid), sql, 0, NULL, NULL, NULL, true, 1);
+		rvalues[0] = values[0];
+		rvalues[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			rnulls[1] = 'n';
+		rvalues[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (isnull)
+			rnulls[2] = 'n';
+		/* On record from now on: the history continues where it left off. */
+		custier_exec_as(owner, "SELECT custier._manage_record($1, $2, $3)", 3, rtypes, rvalues, rnulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		managing_relid = InvalidOid;
+	}
+	PG_END_TRY();
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 
 Datum
-unmanage(PG_FUNCTION_ARGS)
+custier_unmanage(PG_FUNCTION_ARGS)
 {
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1];
 
 	custier_require_arg(fcinfo, 0, "tbl");
 	values[0] = PG_GETARG_DATUM(0);
-	custier_call_as_owner("SELECT custier._unmanage($1)", 1, types, values, NULL, NULL);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "custier: SPI_connect failed");
+	managing_relid = PG_GETARG_OID(0);
+	PG_TRY();
+	{
+		custier_exec_as(custier_extension_owner(), "SELECT custier._unmanage($1)", 1, types, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		managing_relid = InvalidOid;
+	}
+	PG_END_TRY();
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 
 /*
- * custier.tiers_at(tbl, at): for a caller who may read tbl (or whom
- * row-level security would not stop anyway); row-level security on
- * tier_history would hide every row of tbl from anyone else, so they get
- * none.  The states come from one index-only pass over tier_history_as_of
- * (custier_tiers_at_scan, src/insight.c); custier._tiers_at is the same
- * query in SQL.
+ * The event triggers: custier._sql_drop / custier._ddl_end, run as the
+ * extension owner (they read the catalogs and custier.managed_table, and
+ * forget dropped tables), except while custier's own manage/unmanage is
+ * changing a table's triggers.
+ */
+static Datum
+event_work(FunctionCallInfo fcinfo, const char *sql)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier's event trigger functions must be called as event triggers")));
+	if (custier_managing())
+		PG_RETURN_VOID();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "custier: SPI_connect failed");
+	custier_exec_as(custier_extension_owner(), sql, 0, NULL, NULL, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+Datum
+custier_on_sql_drop(PG_FUNCTION_ARGS)
+{
+	return event_work(fcinfo, "SELECT custier._sql_drop()");
+}
+
+Datum
+custier_on_ddl_end(PG_FUNCTION_ARGS)
+{
+	return event_work(fcinfo, "SELECT custier._ddl_end()");
+}
+
+/*
+ * custier.tiers_at(tbl, at): showing the caller the customers it may see
+ * in tbl.  When no row-level security applies to it (the fast path) the
+ * states come from one index-only pass over tier_history_as_of
+ * (custier_tiers_at_scan, src/insight.c); when row-level security applies,
+ * custier._tiers_at runs as the extension owner and keeps the keys the
+ * caller can SELECT (custier._can_see); without SELECT, nothing.
  */
 Datum
-tiers_at(PG_FUNCTION_ARGS)
+custier_tiers_at(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			history = get_relname_relid("tier_history", get_namespace_oid("custier", false));
+	AclResult	acl;
+	CustierSight sight;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	DestReceiver *dest;
+	CustierRights r;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!custier_history_readable(relid))
+	if (!OidIsValid(history))
+		elog(ERROR, "custier.tier_history is missing");
+	/* As when the caller read tier_history itself. */
+	acl = pg_class_aclcheck(history, custier_actor(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "tier_history");
+	sight = custier_table_sight(relid, custier_actor());
+	if (sight == CUSTIER_SEES_NONE)
 		return (Datum) 0;
-	custier_tiers_at_scan(fcinfo, relid, PG_GETARG_TIMESTAMPTZ(1));
+	if (sight == CUSTIER_SEES_ALL)
+	{
+		custier_tiers_at_scan(fcinfo, relid, PG_GETARG_TIMESTAMPTZ(1));
+		return (Datum) 0;
+	}
+
+	params = makeParamList(2);
+	params->numParams = 2;
+	params->params[0].value = ObjectIdGetDatum(relid);
+	params->params[0].ptype = REGCLASSOID;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].isnull = false;
+	params->params[1].value = PG_GETARG_DATUM(1);
+	params->params[1].ptype = TIMESTAMPTZOID;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].isnull = false;
+
+	dest = CreateTuplestoreDestReceiver();
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	custier_rights_enter(&r, CUSTIER_AS_EXTENSION, custier_extension_owner());
+	PG_TRY();
+	{
+		if (SPI_execute_extended("SELECT s.customer_key, s.tier FROM custier._tiers_at($1, $2) s"
+								 " WHERE custier._can_see($1, s.customer_key)",
+								 &options) != SPI_OK_SELECT)
+			elog(ERROR, "custier._tiers_at failed");
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&r);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	dest->rDestroy(dest);
 	return (Datum) 0;
 }

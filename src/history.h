@@ -1,7 +1,7 @@
 /*
  * history.h — what the history module (src/history.c) offers the other
- * modules: the authorized-change window, and running SQL as custier's owner
- * or a table's owner while remembering which role acted.
+ * modules: the authorized-change window, and applying grades to a managed
+ * table (with whose rights: src/rights.c).
  */
 #ifndef CUSTIER_HISTORY_H
 #define CUSTIER_HISTORY_H
@@ -10,6 +10,7 @@
 #include "fmgr.h"
 
 #include "custier.h"
+#include "rights.h"
 
 void		_PG_init(void);
 
@@ -31,32 +32,28 @@ extern void custier_limit_authorized_change(const char *customer_key, Tier from_
 extern void custier_end_authorized_change(void);
 
 /*
- * Switching user around SPI, the way ri_triggers.c does.  The first switch
- * made by a custier entry point remembers the role that called it: that is
- * the actor custier records (proposed_by, decided_by, changed_by …), as
- * custier._actor() returns it to SQL.
+ * Applies grade changes to managed table relid as the table's owner, through
+ * the authorized-change window: the customer keys[i] (text[], as custier
+ * records keys) goes from from[i] (tier[]; NULL: ungraded) to to[i] (tier[])
+ * if its grade is still from[i].  adjustment_id (0 = none) and reason stamp
+ * the history rows; with one change the window lets through exactly that
+ * change.  A trigger of the table's own that rewrites a grade custier
+ * writes raises 42501.  Both approve() and evaluation runs apply grades by
+ * this one path.  Returns how many customers changed; *applied_keys (when
+ * not NULL) gets their keys as a text[] in the caller's memory context.
+ * Needs no SPI connection of the caller's.
  */
-typedef struct CustierUserSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	Oid			save_actor;
-} CustierUserSwitch;
+extern uint64 custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
+								   int64 adjustment_id, const char *reason, Datum *applied_keys);
 
-/* The owner of schema custier (who installed the extension). */
-extern Oid	custier_owner(void);
-/* The role acting in the current custier call: the caller of the outermost
- * custier entry point, else the current user. */
-extern Oid	custier_acting_user(void);
-extern void custier_switch_user(Oid role, CustierUserSwitch *sw);
-extern void custier_restore_user(CustierUserSwitch *sw);
+/* The type custier.tier and its array type. */
+extern Oid	custier_tier_type(void);
+extern Oid	custier_tier_array_type(void);
 
-/* Runs sql through SPI as custier's owner on behalf of the caller (the
- * actor); returns the first column of the first row (pass-by-value types
- * only), *isnull when there is none. */
-extern Datum custier_call_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
-								   const char *nulls, bool *isnull);
-/* ereports 22004 naming the argument when argument n is NULL. */
-extern void custier_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
+/* The owner of a relation (42P01 when it is gone). */
+extern Oid	custier_relation_owner(Oid relid);
+
+/* True while custier's own manage()/unmanage() change a table's triggers. */
+extern bool custier_managing(void);
 
 #endif							/* CUSTIER_HISTORY_H */

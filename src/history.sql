@@ -17,6 +17,24 @@ REVOKE ALL ON @extschema@.managed_table FROM PUBLIC;
 GRANT SELECT ON @extschema@.managed_table TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.managed_table', '');
 
+-- Registrations go through custier.unmanage (or the table's drop) only:
+-- TRUNCATE custier.policy ... CASCADE would empty this table too.
+CREATE FUNCTION @extschema@._registry_no_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM custier.managed_table) THEN
+        RAISE EXCEPTION 'cannot truncate custier.managed_table: tables are managed by custier'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call custier.unmanage on each managed table first (TRUNCATE custier.policy ... CASCADE reaches custier.managed_table).';
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._registry_no_truncate() IS 'trigger: refuses TRUNCATE of custier.managed_table while it registers a table';
+REVOKE ALL ON FUNCTION @extschema@._registry_no_truncate() FROM PUBLIC;
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON @extschema@.managed_table
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_no_truncate();
+ALTER TABLE @extschema@.managed_table ENABLE ALWAYS TRIGGER no_truncate;
+
 -- ---------------------------------------------------------------------
 -- Grade history: append-only, written by the C triggers
 -- ---------------------------------------------------------------------
@@ -66,7 +84,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.tier_history_history_id_
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_key_change', '');
 
 CREATE FUNCTION @extschema@.history_append_only() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'history_append_only';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_history_append_only';
 COMMENT ON FUNCTION @extschema@.history_append_only() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE of custier''s history tables, for every role';
 REVOKE ALL ON FUNCTION @extschema@.history_append_only() FROM PUBLIC;
 
@@ -85,32 +103,61 @@ REVOKE ALL ON SEQUENCE @extschema@.tier_history_history_id_seq FROM PUBLIC;
 GRANT SELECT ON @extschema@.tier_history, @extschema@.customer_key_change TO PUBLIC;
 ALTER TABLE @extschema@.tier_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.customer_key_change ENABLE ROW LEVEL SECURITY;
+-- Reading follows the table: a role sees the rows of the customers it may
+-- SELECT in the managed table (row-level security included).
 CREATE POLICY readable ON @extschema@.tier_history FOR SELECT
-    USING (pg_catalog.has_table_privilege(tbl, 'SELECT'));
+    USING (@extschema@._can_see(tbl, customer_key));
 CREATE POLICY readable ON @extschema@.customer_key_change FOR SELECT
-    USING (pg_catalog.has_table_privilege(tbl, 'SELECT'));
+    USING (@extschema@._can_see(tbl, new_key));
 
 -- ---------------------------------------------------------------------
 -- C triggers on managed tables, and the acting role
 -- ---------------------------------------------------------------------
 CREATE FUNCTION @extschema@.history_trigger() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'history_trigger';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_history_trigger';
 COMMENT ON FUNCTION @extschema@.history_trigger() IS 'trigger on managed tables: records grade changes in custier.tier_history (installed by custier.manage)';
 REVOKE ALL ON FUNCTION @extschema@.history_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.guard_trigger() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'guard_trigger';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_guard_trigger';
 COMMENT ON FUNCTION @extschema@.guard_trigger() IS 'trigger on managed tables with require_approval: refuses grade changes outside an approved adjustment or evaluation run, and rows arriving at a key with another grade than its recorded one';
 REVOKE ALL ON FUNCTION @extschema@.guard_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._actor() RETURNS name
-    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'custier_actor';
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'custier_actor_name';
 COMMENT ON FUNCTION @extschema@._actor() IS 'internal: the role acting in the current custier call (its caller), else current_user';
 
 -- ---------------------------------------------------------------------
 -- manage / unmanage: C entry points (they capture the caller), the work
 -- done by these internal functions as custier's owner.
 -- ---------------------------------------------------------------------
+-- A btree operator of the key (strategy 3 is =, 5 is >), schema-qualified,
+-- from a unique index on that column alone (valid, immediate, not partial);
+-- NULL when there is none.
+CREATE FUNCTION @extschema@._key_op(tbl regclass, key_attnum smallint, strategy smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+      FROM pg_index i
+      JOIN pg_opclass oc ON oc.oid = i.indclass[0]
+      JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
+                     AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = strategy
+      JOIN pg_operator o ON o.oid = ao.amopopr
+      JOIN pg_namespace n ON n.oid = o.oprnamespace
+     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
+       AND i.indpred IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = key_attnum
+     ORDER BY i.indisprimary DESC, i.indexrelid
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION @extschema@._key_op(regclass, smallint, smallint) IS 'internal: a schema-qualified btree operator (by strategy) of a unique index on the key column alone, NULL when there is none';
+REVOKE ALL ON FUNCTION @extschema@._key_op(regclass, smallint, smallint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._key_eq(tbl regclass, key_attnum smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT custier._key_op(tbl, key_attnum, 3::smallint)
+$$;
+COMMENT ON FUNCTION @extschema@._key_eq(regclass, smallint) IS 'internal: the schema-qualified equality operator of a unique index on the key column alone, NULL when there is none';
+REVOKE ALL ON FUNCTION @extschema@._key_eq(regclass, smallint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._managed_problem(tbl regclass, key_column name, tier_column name, require_approval boolean)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -140,11 +187,16 @@ BEGIN
     IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
         RETURN 'it must not take part in inheritance or partitioning';
     END IF;
+    IF custier._key_eq(tbl, key_att.attnum) IS NULL THEN
+        RETURN format('its key column "%s" must keep a unique index (primary key, or unique and neither partial nor deferrable) of its own', key_column);
+    END IF;
     SELECT string_agg(w.name, ', ' ORDER BY w.name) INTO missing
       FROM unnest(ARRAY['custier_history', 'custier_history_insert_delete', 'custier_history_flush', 'custier_history_truncate']
                   || CASE WHEN require_approval THEN ARRAY['custier_guard', 'custier_guard_insert'] ELSE '{}' END) w(name)
      WHERE NOT EXISTS (SELECT FROM pg_trigger t
-                        WHERE t.tgrelid = tbl AND t.tgname = w.name AND t.tgenabled IN ('O', 'A'));
+                        WHERE t.tgrelid = tbl AND t.tgname = w.name AND t.tgenabled IN ('O', 'A')
+                          AND t.tgfoid = CASE WHEN w.name LIKE 'custier\_guard%' THEN 'custier.guard_trigger()'::regprocedure
+                                              ELSE 'custier.history_trigger()'::regprocedure END);
     IF missing IS NOT NULL THEN
         RETURN format('its triggers %s must stay in place and enabled', missing);
     END IF;
@@ -162,9 +214,14 @@ DECLARE
     tier_att record;
     key_eq   text;
     other    regclass;
+    policy_owner name;
     cond     text;
 BEGIN
-    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = tbl;
+    SELECT c.relkind, c.relowner, c.relpersistence INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a temporary table', tbl
+            USING ERRCODE = 'feature_not_supported', HINT = 'Its grades and history would outlive it: manage an ordinary table.';
+    END IF;
     IF rel.relkind IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION 'custier cannot manage %: it is not an ordinary table', tbl
             USING ERRCODE = 'wrong_object_type', HINT = 'Views, foreign tables and partitioned tables are not supported.';
@@ -199,16 +256,7 @@ BEGIN
             USING ERRCODE = 'invalid_column_reference', HINT = 'ALTER TABLE … ALTER COLUMN … SET NOT NULL.';
     END IF;
     -- The key's equality, from a unique index on that column alone.
-    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO key_eq
-      FROM pg_index i
-      JOIN pg_opclass oc ON oc.oid = i.indclass[0]
-      JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
-                     AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = 3
-      JOIN pg_operator o ON o.oid = ao.amopopr
-      JOIN pg_namespace n ON n.oid = o.oprnamespace
-     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
-       AND i.indpred IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = key_att.attnum
-     LIMIT 1;
+    key_eq := custier._key_eq(tbl, key_att.attnum);
     IF key_eq IS NULL THEN
         RAISE EXCEPTION 'key column "%" of table % is not unique', key_column, tbl
             USING ERRCODE = 'invalid_column_reference',
@@ -218,8 +266,16 @@ BEGIN
         RAISE EXCEPTION 'table % is already managed by custier', tbl
             USING ERRCODE = 'duplicate_object', HINT = 'One managed tier column per table; call custier.unmanage first to change it.';
     END IF;
-    IF NOT EXISTS (SELECT FROM custier.policy p WHERE p.name = _manage.policy) THEN
+    SELECT p.owner INTO policy_owner FROM custier.policy p WHERE p.name = _manage.policy;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'policy "%" does not exist', policy USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Who may attach a table to a policy: its owner's members.
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = policy_owner)
+       OR NOT pg_has_role(actor, policy_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be a member of role % (owner of policy "%") to manage a table with it', policy_owner, policy
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The policy''s owner (custier.policy.owner) decides which tables it grades: ask it to grant you its role, or create your own policy.';
     END IF;
     SELECT m.tbl INTO other FROM custier.managed_table m WHERE m.policy = _manage.policy;
     IF FOUND THEN
@@ -251,27 +307,65 @@ BEGIN
                        'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
                        tbl, tier_column, key_column, tier_column);
     END IF;
-
-    -- Grades the table holds now are on record from now on: the history
-    -- continues where an earlier registration left it.  Keys are written
-    -- as the triggers write them, by the key type's output function.
-    EXECUTE format($q$
-        INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
-        SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), $2,
-               'custier.manage: grade when registered'
-          FROM (SELECT pg_catalog.format('%%s', %I) COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
-          FULL JOIN custier.tiers_at($1, 'infinity') was ON was.customer_key = cur.k
-         WHERE (was.tier IS NULL) <> (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
-         ORDER BY 2 $q$, key_column, tier_column, tbl, tier_column)
-    USING tbl, actor;
 END $$;
-COMMENT ON FUNCTION @extschema@._manage(regclass, name, name, text, boolean) IS 'internal: the checks and work of custier.manage, run as custier''s owner';
+COMMENT ON FUNCTION @extschema@._manage(regclass, name, name, text, boolean) IS 'internal: the checks, registration and triggers of custier.manage, run as custier''s owner';
 REVOKE ALL ON FUNCTION @extschema@._manage(regclass, name, name, text, boolean) FROM PUBLIC;
+
+-- Grades a table holds when it is registered (read by custier.manage as the
+-- table's owner) are on record from then on: the history continues where an
+-- earlier registration left it.  Keys come as the triggers write them, by the
+-- key type's output function.
+CREATE FUNCTION @extschema@._manage_record(tbl regclass, keys text[], tiers custier.tier[])
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
+    SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), custier._actor(),
+           'custier.manage: grade when registered'
+      FROM (SELECT u.k COLLATE "C" AS k, u.t FROM unnest($2, $3) AS u(k, t)) cur
+      FULL JOIN custier._tiers_at($1, 'infinity') was ON was.customer_key OPERATOR(pg_catalog.=) cur.k
+     WHERE (was.tier IS NULL) OPERATOR(pg_catalog.<>) (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
+     ORDER BY 2
+$$;
+COMMENT ON FUNCTION @extschema@._manage_record(regclass, text[], custier.tier[]) IS 'internal: records the grades a table holds when custier.manage registers it';
+REVOKE ALL ON FUNCTION @extschema@._manage_record(regclass, text[], custier.tier[]) FROM PUBLIC;
+
+-- The one statement that applies grades to a managed table (approve and
+-- evaluation runs, src/history.c custier_apply_grades), run as its owner:
+-- $1 keys, $2 from-grades, $3 to-grades; a customer changes only while its
+-- grade is still the from-grade.  RETURNING says whether the grade stored
+-- (after the table's own BEFORE triggers) is the one custier decided.
+CREATE FUNCTION @extschema@._apply_sql(tbl regclass) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m        custier.managed_table;
+    key_type text;
+    key_eq   text;
+BEGIN
+    SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = _apply_sql.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is no longer managed by custier', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT format_type(a.atttypid, NULL), custier._key_eq(tbl, a.attnum) INTO key_type, key_eq
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = m.key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF key_eq IS NULL THEN
+        RAISE EXCEPTION 'table % is managed by custier but its key column "%" has no unique index', tbl, m.key_column
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN format('UPDATE %1$s t SET %2$I = u.to_tier'
+                  ' FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::custier.tier[]),'
+                  ' pg_catalog.unnest($3::custier.tier[])) AS u(key, from_tier, to_tier)'
+                  ' WHERE t.%3$I %4$s CAST(u.key AS %5$s)'
+                  ' AND (t.%2$I OPERATOR(custier.=) u.from_tier OR (t.%2$I IS NULL AND u.from_tier IS NULL))'
+                  ' RETURNING u.key, (t.%2$I OPERATOR(custier.=) u.to_tier) IS TRUE',
+                  tbl, m.tier_column, m.key_column, key_eq, key_type);
+END $$;
+COMMENT ON FUNCTION @extschema@._apply_sql(regclass) IS 'internal: the UPDATE by which custier applies grades to a managed table, as its owner';
+REVOKE ALL ON FUNCTION @extschema@._apply_sql(regclass) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.manage(tbl regclass, key_column name, tier_column name, policy text,
                                    require_approval boolean DEFAULT false)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'manage';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_manage';
 COMMENT ON FUNCTION @extschema@.manage(regclass, name, name, text, boolean) IS 'attaches custier to a customer table: its tier column is graded by the policy, every change recorded, and with require_approval guarded';
+REVOKE ALL ON FUNCTION @extschema@.manage(regclass, name, name, text, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._unmanage(tbl regclass)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -299,16 +393,16 @@ COMMENT ON FUNCTION @extschema@._unmanage(regclass) IS 'internal: the checks and
 REVOKE ALL ON FUNCTION @extschema@._unmanage(regclass) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.unmanage(tbl regclass)
-RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'unmanage';
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_unmanage';
 COMMENT ON FUNCTION @extschema@.unmanage(regclass) IS 'detaches custier from a table: removes its triggers; its history stays';
+REVOKE ALL ON FUNCTION @extschema@.unmanage(regclass) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- As-of queries
 -- ---------------------------------------------------------------------
 -- tiers_at reads tier_history as its owner (row-level security would call
--- has_table_privilege once per history row: 4x the cost over 1M customers)
--- once it has checked that the caller may read the table it is asked about,
--- which is what that policy asks.  _tiers_at is the query.
+-- custier._can_see once per history row) and shows the caller what it may
+-- see of the table it asks about (src/history.c).  _tiers_at is the query.
 CREATE FUNCTION @extschema@._tiers_at(tbl regclass, at timestamptz)
 RETURNS TABLE (customer_key text, tier @extschema@.tier)
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -325,7 +419,7 @@ REVOKE ALL ON FUNCTION @extschema@._tiers_at(regclass, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.tiers_at(tbl regclass, at timestamptz)
 RETURNS TABLE (customer_key text, tier @extschema@.tier)
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'tiers_at';
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'custier_tiers_at';
 COMMENT ON FUNCTION @extschema@.tiers_at(regclass, timestamptz) IS 'every customer''s grade as it stood at a time, under the key it had then';
 
 CREATE FUNCTION @extschema@.tier_at(tbl regclass, customer_key text, at timestamptz)
@@ -354,8 +448,11 @@ COMMENT ON FUNCTION @extschema@.tier_at(regclass, text, timestamptz) IS 'a custo
 -- Event triggers: a dropped table leaves its history and its registration
 -- goes; DDL that would silently stop the recording is refused.
 -- ---------------------------------------------------------------------
-CREATE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The work of the event triggers, run as the extension owner by the C
+-- event trigger functions below (src/history.c); they read the catalogs and
+-- custier.managed_table and nothing else.
+CREATE FUNCTION @extschema@._sql_drop() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d record;
 BEGIN
@@ -376,15 +473,42 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._on_sql_drop() IS 'event trigger: forgets dropped managed tables (their history stays) and refuses dropping custier''s triggers';
+COMMENT ON FUNCTION @extschema@._sql_drop() IS 'internal: the work of event trigger custier_sql_drop';
+REVOKE ALL ON FUNCTION @extschema@._sql_drop() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION @extschema@._ddl_end() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m       record;
     problem text;
 BEGIN
-    FOR m IN SELECT * FROM custier.managed_table LOOP
+    -- custier's trigger names are custier's on a managed table: no CREATE
+    -- (OR REPLACE) TRIGGER may take one over.
+    FOR m IN SELECT t.tgname, t.tgrelid::regclass AS tbl
+               FROM pg_event_trigger_ddl_commands() c
+               JOIN pg_trigger t ON c.classid = 'pg_trigger'::regclass AND t.oid = c.objid
+               JOIN custier.managed_table mt ON mt.tbl = t.tgrelid
+              WHERE t.tgname LIKE 'custier\_%' LOOP
+        RAISE EXCEPTION 'cannot create or replace trigger % on %: the table is managed by custier', m.tgname, m.tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Trigger names starting with custier_ are custier''s; call custier.unmanage(%L) first.', m.tbl);
+    END LOOP;
+    -- custier's own tables carry custier's triggers, rules and policies only:
+    -- its statements run there with the extension owner's rights.
+    FOR m IN SELECT c.command_tag, c.object_identity FROM pg_event_trigger_ddl_commands() c
+              WHERE NOT c.in_extension
+                AND c.command_tag IN ('CREATE TRIGGER', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY')
+                AND (SELECT cl.relnamespace FROM pg_class cl
+                      WHERE cl.oid = CASE c.classid
+                                     WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = c.objid)
+                                     WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = c.objid)
+                                     WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
+                                     END) = 'custier'::regnamespace LOOP
+        RAISE EXCEPTION 'custier''s tables take no user code: % % refused', m.command_tag, m.object_identity
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'custier writes its tables with the extension owner''s rights; a trigger, rule or policy there would run with them.';
+    END LOOP;
+    FOR m IN SELECT mt.* FROM custier.managed_table mt JOIN pg_class c ON c.oid = mt.tbl LOOP
         problem := custier._managed_problem(m.tbl, m.key_column, m.tier_column, m.require_approval);
         IF problem IS NOT NULL AND NOT custier._restore_pending(m.tbl, problem) THEN
             RAISE EXCEPTION 'table % is managed by custier: %', m.tbl, problem
@@ -393,10 +517,20 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses ALTERs that would rename, retype or unguard a managed table''s key and tier columns or disable its triggers, and child tables of a managed table';
+COMMENT ON FUNCTION @extschema@._ddl_end() IS 'internal: the work of event trigger custier_ddl_end';
+REVOKE ALL ON FUNCTION @extschema@._ddl_end() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_on_sql_drop';
+COMMENT ON FUNCTION @extschema@._on_sql_drop() IS 'event trigger: forgets dropped managed tables (their history stays) and refuses dropping custier''s triggers';
+
+CREATE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_on_ddl_end';
+COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses DDL that would rename, retype or unguard a managed table''s key and tier columns, drop its key''s unique index, replace or disable its triggers, or make it a child table, and triggers, rules or policies on custier''s own tables';
 
 CREATE EVENT TRIGGER custier_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
 CREATE EVENT TRIGGER custier_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE') EXECUTE FUNCTION @extschema@._on_ddl_end();
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE TRIGGER',
+                 'DROP INDEX', 'ALTER INDEX', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY') EXECUTE FUNCTION @extschema@._on_ddl_end();
 COMMENT ON EVENT TRIGGER custier_sql_drop IS 'custier: forgets dropped managed tables, protects custier''s triggers';
-COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns and triggers intact';
+COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns, key index and triggers intact';

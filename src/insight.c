@@ -47,6 +47,7 @@
 #include "custier.h"
 #include "history.h"
 #include "insight.h"
+#include "rights.h"
 
 PG_FUNCTION_INFO_V1(custier_tier_counts);
 PG_FUNCTION_INFO_V1(custier_evaluation_results);
@@ -253,7 +254,7 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 	ParamListInfo params;
 	SPIExecuteOptions options;
 	DestReceiver *dest;
-	CustierUserSwitch sw;
+	CustierRights sw;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!custier_history_readable(relid))
@@ -281,7 +282,7 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	custier_switch_user(custier_owner(), &sw);
+	custier_rights_enter(&sw, CUSTIER_AS_EXTENSION, custier_extension_owner());
 	PG_TRY();
 	{
 		if (SPI_execute_extended("SELECT e.n::integer, r.customer_key, r.qualified_tier"
@@ -296,7 +297,7 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		custier_restore_user(&sw);
+		custier_rights_exit(&sw);
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -61,6 +61,7 @@
 #include "utils/rel.h"
 
 #include "custier.h"
+#include "rights.h"
 #include "history.h"
 #include "lifecycle.h"
 
@@ -178,7 +179,7 @@ custier_restore_load(Oid relid)
 	if (RangeVarGetRelid(copy->relation, NoLock, true) != relid)
 		return false;
 	/* 2. Run by custier's owner (or a superuser). */
-	if (!has_privs_of_role(GetUserId(), custier_owner()))
+	if (!has_privs_of_role(GetUserId(), custier_extension_owner()))
 		return false;
 	/* 3. Before custier was used. */
 	return window_open();

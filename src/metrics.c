@@ -56,11 +56,11 @@ PG_FUNCTION_INFO_V1(custier_on_time_rate_transfn);
 PG_FUNCTION_INFO_V1(custier_deadline_rate_transfn);
 PG_FUNCTION_INFO_V1(custier_rate_combinefn);
 PG_FUNCTION_INFO_V1(custier_rate_finalfn);
-PG_FUNCTION_INFO_V1(recency);
-PG_FUNCTION_INFO_V1(tenure);
-PG_FUNCTION_INFO_V1(frequency);
-PG_FUNCTION_INFO_V1(growth);
-PG_FUNCTION_INFO_V1(growth_array);
+PG_FUNCTION_INFO_V1(custier_recency);
+PG_FUNCTION_INFO_V1(custier_tenure);
+PG_FUNCTION_INFO_V1(custier_frequency);
+PG_FUNCTION_INFO_V1(custier_growth);
+PG_FUNCTION_INFO_V1(custier_growth_array);
 
 
 char *
@@ -585,13 +585,13 @@ metrics_since(FunctionCallInfo fcinfo, AttrNumber attno)
 }
 
 Datum
-recency(PG_FUNCTION_ARGS)
+custier_recency(PG_FUNCTION_ARGS)
 {
 	return metrics_since(fcinfo, VM_LAST_PURCHASE);
 }
 
 Datum
-tenure(PG_FUNCTION_ARGS)
+custier_tenure(PG_FUNCTION_ARGS)
 {
 	return metrics_since(fcinfo, VM_FIRST_PURCHASE);
 }
@@ -638,7 +638,7 @@ numeric_datum_cmp(Datum a, Datum b)
  * or purchases when the span is no longer than per; 0 without purchases.
  */
 Datum
-frequency(PG_FUNCTION_ARGS)
+custier_frequency(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader m = PG_GETARG_HEAPTUPLEHEADER(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
@@ -694,7 +694,7 @@ growth_of(Datum current, Datum previous, Datum *result)
 }
 
 Datum
-growth(PG_FUNCTION_ARGS)
+custier_growth(PG_FUNCTION_ARGS)
 {
 	Datum		result;
 
@@ -705,7 +705,7 @@ growth(PG_FUNCTION_ARGS)
 
 /* Period-over-period growth of a period_amounts result (newest first): one element shorter. */
 Datum
-growth_array(PG_FUNCTION_ARGS)
+custier_growth_array(PG_FUNCTION_ARGS)
 {
 	ArrayType  *amounts = PG_GETARG_ARRAYTYPE_P(0);
 	Datum	   *elems;

@@ -147,15 +147,15 @@ COMMENT ON AGGREGATE @extschema@.on_time_rate(timestamptz, timestamptz, interval
 
 -- Scalar helpers
 CREATE FUNCTION @extschema@.recency(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
-    AS 'MODULE_PATHNAME', 'recency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_recency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tenure(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
-    AS 'MODULE_PATHNAME', 'tenure' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tenure' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.frequency(m @extschema@.value_metrics, as_of timestamptz, per interval) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'frequency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_frequency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.growth(current numeric, previous numeric) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'growth' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_growth' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.growth(amounts numeric[]) RETURNS numeric[]
-    AS 'MODULE_PATHNAME', 'growth_array' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_growth_array' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.recency(@extschema@.value_metrics, timestamptz) IS 'as_of - last_purchase; NULL without purchases';
 COMMENT ON FUNCTION @extschema@.tenure(@extschema@.value_metrics, timestamptz) IS 'as_of - first_purchase; NULL without purchases';
 COMMENT ON FUNCTION @extschema@.frequency(@extschema@.value_metrics, timestamptz, interval) IS 'purchases per `per` from first_purchase to as_of (a span shorter than per counts as one per); 0 without purchases';

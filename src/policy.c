@@ -31,17 +31,18 @@
 #include "custier.h"
 #include "custier_citus.h"
 #include "lifecycle.h"
+#include "rights.h"
 
-PG_FUNCTION_INFO_V1(assign_tier_jsonb);
-PG_FUNCTION_INFO_V1(assign_tier_record);
-PG_FUNCTION_INFO_V1(score_jsonb);
-PG_FUNCTION_INFO_V1(score_record);
-PG_FUNCTION_INFO_V1(explain_jsonb);
-PG_FUNCTION_INFO_V1(explain_record);
+PG_FUNCTION_INFO_V1(custier_assign_tier_jsonb);
+PG_FUNCTION_INFO_V1(custier_assign_tier_record);
+PG_FUNCTION_INFO_V1(custier_score_jsonb);
+PG_FUNCTION_INFO_V1(custier_score_record);
+PG_FUNCTION_INFO_V1(custier_explain_jsonb);
+PG_FUNCTION_INFO_V1(custier_explain_record);
 PG_FUNCTION_INFO_V1(custier_shortfall_jsonb);
 PG_FUNCTION_INFO_V1(custier_shortfall_record);
-PG_FUNCTION_INFO_V1(policy_edited);
-PG_FUNCTION_INFO_V1(policy_audit_trigger);
+PG_FUNCTION_INFO_V1(custier_policy_edited);
+PG_FUNCTION_INFO_V1(custier_policy_audit_trigger);
 
 #if PG_VERSION_NUM >= 170000
 #define MY_LXID (MyProc->vxid.lxid)
@@ -1277,13 +1278,13 @@ policy_with_record(FunctionCallInfo fcinfo)
 }
 
 Datum
-assign_tier_jsonb(PG_FUNCTION_ARGS)
+custier_assign_tier_jsonb(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIER(policy_assign(policy_with_jsonb(fcinfo)));
 }
 
 Datum
-assign_tier_record(PG_FUNCTION_ARGS)
+custier_assign_tier_record(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIER(policy_assign(policy_with_record(fcinfo)));
 }
@@ -1300,25 +1301,25 @@ score_result(FunctionCallInfo fcinfo, CompiledPolicy *p)
 }
 
 Datum
-score_jsonb(PG_FUNCTION_ARGS)
+custier_score_jsonb(PG_FUNCTION_ARGS)
 {
 	return score_result(fcinfo, policy_with_jsonb(fcinfo));
 }
 
 Datum
-score_record(PG_FUNCTION_ARGS)
+custier_score_record(PG_FUNCTION_ARGS)
 {
 	return score_result(fcinfo, policy_with_record(fcinfo));
 }
 
 Datum
-explain_jsonb(PG_FUNCTION_ARGS)
+custier_explain_jsonb(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_JSONB_P(policy_explain(policy_with_jsonb(fcinfo)));
 }
 
 Datum
-explain_record(PG_FUNCTION_ARGS)
+custier_explain_record(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_JSONB_P(policy_explain(policy_with_record(fcinfo)));
 }
@@ -1342,7 +1343,7 @@ custier_shortfall_record(PG_FUNCTION_ARGS)
 /* ---------------------------------------------------------------- triggers */
 
 Datum
-policy_edited(PG_FUNCTION_ARGS)
+custier_policy_edited(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1360,12 +1361,12 @@ policy_edited(PG_FUNCTION_ARGS)
 }
 
 /*
- * Writes one audit row.  Runs as the owner of the edited table (as the
- * foreign-key triggers do), so editors need no privilege on the log and
- * cannot write it by other means, while changed_by records who they are.
+ * Writes one audit row, as custier's owner (src/rights.c), so editors need
+ * no privilege on the log and cannot write it by other means, while
+ * changed_by records who they are.
  */
 Datum
-policy_audit_trigger(PG_FUNCTION_ARGS)
+custier_policy_audit_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	TupleDesc	tupdesc;
@@ -1376,8 +1377,6 @@ policy_audit_trigger(PG_FUNCTION_ARGS)
 	Oid			argtypes[5];
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', 'n', 'n'};
-	Oid			save_userid;
-	int			save_sec_context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1399,7 +1398,7 @@ policy_audit_trigger(PG_FUNCTION_ARGS)
 		op = "UPDATE", oldt = td->tg_trigtuple, newt = td->tg_newtuple;
 
 	argtypes[0] = TEXTOID;
-	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	args[0] = CStringGetTextDatum(GetUserNameFromId(custier_actor(), false));
 	argtypes[1] = TEXTOID;
 	/* the table's name is the trigger's argument: on a Citus shard the relation is policy_102008 */
 	args[1] = CStringGetTextDatum(td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0]
@@ -1422,19 +1421,15 @@ policy_audit_trigger(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "custier: SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args("INSERT INTO custier.policy_audit"
-							  " (changed_by, tbl, operation, policy, old_row, new_row)"
-							  " SELECT $1, $2, $3,"
-							  " COALESCE(n OPERATOR(pg_catalog.->>) 'policy',"
-							  "  n OPERATOR(pg_catalog.->>) 'name', o OPERATOR(pg_catalog.->>) 'policy',"
-							  "  o OPERATOR(pg_catalog.->>) 'name'), o, n"
-							  " FROM (SELECT pg_catalog.to_jsonb($4) AS o, pg_catalog.to_jsonb($5) AS n) s",
-							  5, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "custier: writing the policy audit log failed");
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	custier_exec_as(custier_extension_owner(),
+					"INSERT INTO custier.policy_audit"
+					" (changed_by, tbl, operation, policy, old_row, new_row)"
+					" SELECT $1, $2, $3,"
+					" COALESCE(n OPERATOR(pg_catalog.->>) 'policy',"
+					"  n OPERATOR(pg_catalog.->>) 'name', o OPERATOR(pg_catalog.->>) 'policy',"
+					"  o OPERATOR(pg_catalog.->>) 'name'), o, n"
+					" FROM (SELECT pg_catalog.to_jsonb($4) AS o, pg_catalog.to_jsonb($5) AS n) s",
+					5, argtypes, args, nulls, false, 0);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

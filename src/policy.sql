@@ -11,9 +11,11 @@ CREATE TABLE @extschema@.policy (
     approval        text NOT NULL DEFAULT 'none',
     metrics_source  regclass,
     key_column      name,
-    description     text
+    description     text,
+    owner           name NOT NULL DEFAULT CURRENT_USER
 );
 COMMENT ON TABLE @extschema@.policy IS 'grading policies: how metrics become a grade, and how grades may move';
+COMMENT ON COLUMN @extschema@.policy.owner IS 'the role whose members may attach tables to this policy (custier.manage); by default the role that inserted it';
 
 CREATE TABLE @extschema@.policy_tier (
     policy    text NOT NULL REFERENCES @extschema@.policy (name) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -56,9 +58,11 @@ COMMENT ON TABLE @extschema@.policy_band IS 'score method: a metric earns the po
 CREATE TABLE @extschema@.policy_reviewer (
     policy     text NOT NULL REFERENCES @extschema@.policy (name) ON UPDATE CASCADE ON DELETE CASCADE,
     department text NOT NULL CHECK (department <> ''),
-    PRIMARY KEY (policy, department)
+    PRIMARY KEY (policy, department),
+    reviewer_role name
 );
 COMMENT ON TABLE @extschema@.policy_reviewer IS 'departments that must review an adjustment before it can be approved';
+COMMENT ON COLUMN @extschema@.policy_reviewer.reviewer_role IS 'the role whose members review for this department; NULL: no one may until it is set';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.policy', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.policy_tier', '');
@@ -145,6 +149,19 @@ BEGIN
             problem := format('max_step must be NULL (no limit) or at least 1, not %s', NEW.max_step);
         ELSIF NEW.period <= interval '0' THEN
             problem := format('period must be positive, not %s', NEW.period);
+        ELSIF (TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner)
+              AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.owner) THEN
+            problem := format('owner %s is not a role', coalesce(NEW.owner::text, 'NULL'));
+        END IF;
+        -- Ownership is given, not taken: the editor must be a member of the
+        -- new owner (and, to change it, of the old one).
+        IF problem IS NULL AND (TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner)
+           AND (NOT pg_has_role(current_user, NEW.owner, 'MEMBER')
+                OR (TG_OP = 'UPDATE' AND EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.owner)
+                    AND NOT pg_has_role(current_user, OLD.owner, 'MEMBER'))) THEN
+            RAISE EXCEPTION 'policy "%": % may not make % its owner', NEW.name, current_user, NEW.owner
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The owner of a policy decides which tables it grades: set it to a role you are a member of.';
         END IF;
     WHEN 'policy_criterion' THEN
         IF NEW.metric = '' THEN
@@ -162,6 +179,10 @@ BEGIN
         ELSIF NOT (NEW.points > '-Infinity' AND NEW.points < 'Infinity') THEN
             problem := format('band at bound %s on metric "%s" must earn a finite number of points, not %s',
                               NEW.bound, NEW.metric, NEW.points);
+        END IF;
+    WHEN 'policy_reviewer' THEN
+        IF NEW.reviewer_role IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.reviewer_role) THEN
+            problem := format('reviewer_role %s of department "%s" is not a role', NEW.reviewer_role, NEW.department);
         END IF;
     WHEN 'policy_tier' THEN
         IF NEW.min_score = 'NaN' THEN
@@ -325,7 +346,7 @@ COMMENT ON FUNCTION @extschema@.policy_consistency_trigger() IS
 -- Bumps this backend's policy generation, so that cached compiled policies
 -- (assign_tier's fn_extra) are recompiled after an edit, even mid-statement.
 CREATE FUNCTION @extschema@.policy_edited() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'policy_edited' LANGUAGE C;
+    AS 'MODULE_PATHNAME', 'custier_policy_edited' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.policy_edited() IS
     'statement trigger: tells cached compiled policies of this backend that a policy table changed';
 
@@ -353,7 +374,7 @@ REVOKE ALL ON @extschema@.policy_audit FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.policy_audit_audit_id_seq FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.policy_audit_trigger() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'policy_audit_trigger' LANGUAGE C;
+    AS 'MODULE_PATHNAME', 'custier_policy_audit_trigger' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.policy_audit_trigger() IS
     'trigger: writes the edited policy row to custier.policy_audit as the table owner, recording the editing role';
 
@@ -373,6 +394,9 @@ CREATE TRIGGER policy_audit_append_only BEFORE UPDATE OR DELETE ON @extschema@.p
     FOR EACH ROW EXECUTE FUNCTION @extschema@.policy_audit_append_only();
 CREATE TRIGGER policy_audit_no_truncate BEFORE TRUNCATE ON @extschema@.policy_audit
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_audit_append_only();
+-- Audit and append-only triggers fire under session_replication_role = replica too.
+ALTER TABLE @extschema@.policy_audit ENABLE ALWAYS TRIGGER policy_audit_append_only;
+ALTER TABLE @extschema@.policy_audit ENABLE ALWAYS TRIGGER policy_audit_no_truncate;
 
 -- Triggers on the policy tables.  Row checks run BEFORE; whole-policy checks
 -- are constraint triggers, DEFERRABLE INITIALLY IMMEDIATE: a multi-row
@@ -401,6 +425,9 @@ BEGIN
                    t || '_audit', t, t);
     EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_audit_trigger(%L)',
                    t || '_audit_truncate', t, t);
+    -- The audit fires under session_replication_role = replica too.
+    EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_audit');
+    EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_audit_truncate');
 END
 $$;
 COMMENT ON FUNCTION @extschema@._policy_triggers(text) IS
@@ -424,17 +451,17 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.policy_audit_audit_id_se
 -- statement per call site, as the caller; STABLE because an edit is seen by
 -- the next statement; PARALLEL SAFE because they only read.
 CREATE FUNCTION @extschema@.assign_tier(policy text, metrics jsonb) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'assign_tier_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_assign_tier_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.assign_tier(policy text, metrics record) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'assign_tier_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_assign_tier_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.score(policy text, metrics jsonb) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'score_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_score_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.score(policy text, metrics record) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'score_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_score_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.explain(policy text, metrics jsonb) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'explain_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_explain_jsonb' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.explain(policy text, metrics record) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'explain_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_explain_record' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.assign_tier(text, jsonb) IS
     'the grade the policy gives these metrics (keys of a JSON object; numbers or numeric strings; null or absent = missing)';
 COMMENT ON FUNCTION @extschema@.assign_tier(text, record) IS

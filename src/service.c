@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "custier.h"
+#include "rights.h"
 
 PG_FUNCTION_INFO_V1(custier_business_add);
 PG_FUNCTION_INFO_V1(custier_business_between);

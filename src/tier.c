@@ -12,27 +12,27 @@
 
 #include "custier.h"
 
-PG_FUNCTION_INFO_V1(tier_in);
-PG_FUNCTION_INFO_V1(tier_out);
-PG_FUNCTION_INFO_V1(tier_recv);
-PG_FUNCTION_INFO_V1(tier_send);
-PG_FUNCTION_INFO_V1(tier_eq);
-PG_FUNCTION_INFO_V1(tier_ne);
-PG_FUNCTION_INFO_V1(tier_lt);
-PG_FUNCTION_INFO_V1(tier_le);
-PG_FUNCTION_INFO_V1(tier_gt);
-PG_FUNCTION_INFO_V1(tier_ge);
-PG_FUNCTION_INFO_V1(tier_cmp);
-PG_FUNCTION_INFO_V1(tier_sortsupport);
-PG_FUNCTION_INFO_V1(tier_hash);
-PG_FUNCTION_INFO_V1(tier_hash_extended);
-PG_FUNCTION_INFO_V1(tier_mi);
-PG_FUNCTION_INFO_V1(tier_rank);
-PG_FUNCTION_INFO_V1(tier_from_rank);
-PG_FUNCTION_INFO_V1(tier_up);
-PG_FUNCTION_INFO_V1(tier_down);
-PG_FUNCTION_INFO_V1(tier_larger);
-PG_FUNCTION_INFO_V1(tier_smaller);
+PG_FUNCTION_INFO_V1(custier_tier_in);
+PG_FUNCTION_INFO_V1(custier_tier_out);
+PG_FUNCTION_INFO_V1(custier_tier_recv);
+PG_FUNCTION_INFO_V1(custier_tier_send);
+PG_FUNCTION_INFO_V1(custier_tier_eq);
+PG_FUNCTION_INFO_V1(custier_tier_ne);
+PG_FUNCTION_INFO_V1(custier_tier_lt);
+PG_FUNCTION_INFO_V1(custier_tier_le);
+PG_FUNCTION_INFO_V1(custier_tier_gt);
+PG_FUNCTION_INFO_V1(custier_tier_ge);
+PG_FUNCTION_INFO_V1(custier_tier_cmp);
+PG_FUNCTION_INFO_V1(custier_tier_sortsupport);
+PG_FUNCTION_INFO_V1(custier_tier_hash);
+PG_FUNCTION_INFO_V1(custier_tier_hash_extended);
+PG_FUNCTION_INFO_V1(custier_tier_mi);
+PG_FUNCTION_INFO_V1(custier_tier_rank);
+PG_FUNCTION_INFO_V1(custier_tier_from_rank);
+PG_FUNCTION_INFO_V1(custier_tier_up);
+PG_FUNCTION_INFO_V1(custier_tier_down);
+PG_FUNCTION_INFO_V1(custier_tier_larger);
+PG_FUNCTION_INFO_V1(custier_tier_smaller);
 
 #define TIER_INPUT_HINT "A tier is a single letter from A (best) to Z, in either case."
 
@@ -65,13 +65,13 @@ tier_from_cstring(const char *str)
 }
 
 Datum
-tier_in(PG_FUNCTION_ARGS)
+custier_tier_in(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIER(tier_from_cstring(PG_GETARG_CSTRING(0)));
 }
 
 Datum
-tier_out(PG_FUNCTION_ARGS)
+custier_tier_out(PG_FUNCTION_ARGS)
 {
 	Tier		t = PG_GETARG_TIER(0);
 	char	   *result = palloc(2);
@@ -83,7 +83,7 @@ tier_out(PG_FUNCTION_ARGS)
 
 /* The binary form is the upper-case letter, one byte. */
 Datum
-tier_recv(PG_FUNCTION_ARGS)
+custier_tier_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			c = pq_getmsgbyte(buf);
@@ -97,7 +97,7 @@ tier_recv(PG_FUNCTION_ARGS)
 }
 
 Datum
-tier_send(PG_FUNCTION_ARGS)
+custier_tier_send(PG_FUNCTION_ARGS)
 {
 	Tier		t = PG_GETARG_TIER(0);
 	StringInfoData buf;
@@ -114,15 +114,15 @@ name(PG_FUNCTION_ARGS) \
 	PG_RETURN_BOOL(tier_compare(PG_GETARG_TIER(0), PG_GETARG_TIER(1)) op 0); \
 }
 
-TIER_CMP_FUNC(tier_eq, ==)
-TIER_CMP_FUNC(tier_ne, !=)
-TIER_CMP_FUNC(tier_lt, <)
-TIER_CMP_FUNC(tier_le, <=)
-TIER_CMP_FUNC(tier_gt, >)
-TIER_CMP_FUNC(tier_ge, >=)
+TIER_CMP_FUNC(custier_tier_eq, ==)
+TIER_CMP_FUNC(custier_tier_ne, !=)
+TIER_CMP_FUNC(custier_tier_lt, <)
+TIER_CMP_FUNC(custier_tier_le, <=)
+TIER_CMP_FUNC(custier_tier_gt, >)
+TIER_CMP_FUNC(custier_tier_ge, >=)
 
 Datum
-tier_cmp(PG_FUNCTION_ARGS)
+custier_tier_cmp(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(tier_compare(PG_GETARG_TIER(0), PG_GETARG_TIER(1)));
 }
@@ -134,7 +134,7 @@ tier_fastcmp(Datum x, Datum y, SortSupport ssup)
 }
 
 Datum
-tier_sortsupport(PG_FUNCTION_ARGS)
+custier_tier_sortsupport(PG_FUNCTION_ARGS)
 {
 	SortSupport ssup = (SortSupport) PG_GETARG_POINTER(0);
 
@@ -143,32 +143,32 @@ tier_sortsupport(PG_FUNCTION_ARGS)
 }
 
 Datum
-tier_hash(PG_FUNCTION_ARGS)
+custier_tier_hash(PG_FUNCTION_ARGS)
 {
 	return hash_uint32((uint32) PG_GETARG_TIER(0));
 }
 
 Datum
-tier_hash_extended(PG_FUNCTION_ARGS)
+custier_tier_hash_extended(PG_FUNCTION_ARGS)
 {
 	return hash_uint32_extended((uint32) PG_GETARG_TIER(0), PG_GETARG_INT64(1));
 }
 
 /* How many grades the left tier is above the right one: 'A' - 'C' = 2. */
 Datum
-tier_mi(PG_FUNCTION_ARGS)
+custier_tier_mi(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32((int32) PG_GETARG_TIER(1) - (int32) PG_GETARG_TIER(0));
 }
 
 Datum
-tier_rank(PG_FUNCTION_ARGS)
+custier_tier_rank(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32((int32) PG_GETARG_TIER(0));
 }
 
 Datum
-tier_from_rank(PG_FUNCTION_ARGS)
+custier_tier_from_rank(PG_FUNCTION_ARGS)
 {
 	int32		rank = PG_GETARG_INT32(0);
 
@@ -194,13 +194,13 @@ tier_move_up(Tier t, int32 steps)
 }
 
 Datum
-tier_up(PG_FUNCTION_ARGS)
+custier_tier_up(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIER(tier_move_up(PG_GETARG_TIER(0), PG_GETARG_INT32(1)));
 }
 
 Datum
-tier_down(PG_FUNCTION_ARGS)
+custier_tier_down(PG_FUNCTION_ARGS)
 {
 	/* -(INT32_MIN) overflows int32; widen before negating. */
 	int64		steps = -(int64) PG_GETARG_INT32(1);
@@ -210,7 +210,7 @@ tier_down(PG_FUNCTION_ARGS)
 }
 
 Datum
-tier_larger(PG_FUNCTION_ARGS)
+custier_tier_larger(PG_FUNCTION_ARGS)
 {
 	Tier		a = PG_GETARG_TIER(0);
 	Tier		b = PG_GETARG_TIER(1);
@@ -219,7 +219,7 @@ tier_larger(PG_FUNCTION_ARGS)
 }
 
 Datum
-tier_smaller(PG_FUNCTION_ARGS)
+custier_tier_smaller(PG_FUNCTION_ARGS)
 {
 	Tier		a = PG_GETARG_TIER(0);
 	Tier		b = PG_GETARG_TIER(1);

@@ -6,13 +6,13 @@ GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 CREATE TYPE @extschema@.tier;
 
 CREATE FUNCTION @extschema@.tier_in(cstring) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_in' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_in' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_out(@extschema@.tier) RETURNS cstring
-    AS 'MODULE_PATHNAME', 'tier_out' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_out' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_recv(internal) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_recv' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_recv' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_send(@extschema@.tier) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'tier_send' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_send' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 CREATE TYPE @extschema@.tier (
     INPUT = @extschema@.tier_in,
@@ -32,25 +32,25 @@ COMMENT ON FUNCTION @extschema@.tier_send(@extschema@.tier) IS 'tier binary outp
 
 -- Comparison: a better grade is greater, so max() is the best grade.
 CREATE FUNCTION @extschema@.tier_eq(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_eq' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_eq' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_ne(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_ne' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_ne' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_lt(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_lt' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_lt' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_le(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_le' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_le' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_gt(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_gt' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_gt' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_ge(@extschema@.tier, @extschema@.tier) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'tier_ge' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_ge' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_cmp(@extschema@.tier, @extschema@.tier) RETURNS integer
-    AS 'MODULE_PATHNAME', 'tier_cmp' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_cmp' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_sortsupport(internal) RETURNS void
-    AS 'MODULE_PATHNAME', 'tier_sortsupport' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_sortsupport' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_hash(@extschema@.tier) RETURNS integer
-    AS 'MODULE_PATHNAME', 'tier_hash' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_hash' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_hash_extended(@extschema@.tier, bigint) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'tier_hash_extended' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_hash_extended' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_eq(@extschema@.tier, @extschema@.tier) IS 'implementation of = for tier';
 COMMENT ON FUNCTION @extschema@.tier_ne(@extschema@.tier, @extschema@.tier) IS 'implementation of <> for tier';
 COMMENT ON FUNCTION @extschema@.tier_lt(@extschema@.tier, @extschema@.tier) IS 'implementation of < for tier (left is the worse grade)';
@@ -121,7 +121,7 @@ COMMENT ON OPERATOR FAMILY @extschema@.tier_hash_ops USING hash IS 'hash operato
 
 -- Arithmetic and conversions.
 CREATE FUNCTION @extschema@.tier_mi(@extschema@.tier, @extschema@.tier) RETURNS integer
-    AS 'MODULE_PATHNAME', 'tier_mi' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_mi' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_mi(@extschema@.tier, @extschema@.tier) IS 'implementation of tier - tier';
 CREATE OPERATOR @extschema@.- (
     LEFTARG = @extschema@.tier, RIGHTARG = @extschema@.tier, FUNCTION = @extschema@.tier_mi
@@ -129,16 +129,16 @@ CREATE OPERATOR @extschema@.- (
 COMMENT ON OPERATOR @extschema@.- (@extschema@.tier, @extschema@.tier) IS 'how many grades the left tier is above the right one (''A'' - ''C'' = 2)';
 
 CREATE FUNCTION @extschema@.rank(@extschema@.tier) RETURNS integer
-    AS 'MODULE_PATHNAME', 'tier_rank' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_rank' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rank(@extschema@.tier) IS 'rank of a tier: A = 1 … Z = 26';
 CREATE FUNCTION @extschema@.tier(integer) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_from_rank' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_from_rank' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier(integer) IS 'tier of a rank: 1 = A … 26 = Z; other ranks raise 22003';
 CREATE FUNCTION @extschema@.tier_up(t @extschema@.tier, steps integer DEFAULT 1) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_up' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_up' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_up(@extschema@.tier, integer) IS 'the tier steps grades better (negative: worse), saturating at A and Z';
 CREATE FUNCTION @extschema@.tier_down(t @extschema@.tier, steps integer DEFAULT 1) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_down' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_down' LANGUAGE C STRICT IMMUTABLE LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_down(@extschema@.tier, integer) IS 'the tier steps grades worse (negative: better), saturating at A and Z';
 
 -- Explicit casts only towards text, so grades are never compared as text.
@@ -153,9 +153,9 @@ COMMENT ON CAST (integer AS @extschema@.tier) IS 'grade of a rank (explicit): 1 
 
 -- Aggregates: max is the best grade, min the worst.
 CREATE FUNCTION @extschema@.tier_larger(@extschema@.tier, @extschema@.tier) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_larger' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_larger' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.tier_smaller(@extschema@.tier, @extschema@.tier) RETURNS @extschema@.tier
-    AS 'MODULE_PATHNAME', 'tier_smaller' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'custier_tier_smaller' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tier_larger(@extschema@.tier, @extschema@.tier) IS 'the better of two grades';
 COMMENT ON FUNCTION @extschema@.tier_smaller(@extschema@.tier, @extschema@.tier) IS 'the worse of two grades';
 CREATE AGGREGATE @extschema@.max(@extschema@.tier) (

@@ -71,7 +71,8 @@ GRANT USAGE ON SCHEMA custier TO custier_test_contract_mkt, custier_test_contrac
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA custier TO custier_test_contract_mkt, custier_test_contract_sales, custier_test_contract_service,
     custier_test_contract_boss, custier_test_contract_other;
 INSERT INTO custier.policy (name) VALUES ('contract_adj'), ('contract_loose');
-INSERT INTO custier.policy_reviewer (policy, department) VALUES ('contract_adj', 'sales'), ('contract_adj', 'service');
+INSERT INTO custier.policy_reviewer (policy, department, reviewer_role)
+    VALUES ('contract_adj', 'sales', 'custier_test_contract_sales'), ('contract_adj', 'service', 'custier_test_contract_service');
 CREATE TABLE contract_acct (id text PRIMARY KEY, grade custier.tier);
 CREATE TABLE contract_loose (id text PRIMARY KEY, grade custier.tier);
 GRANT SELECT ON contract_acct, contract_loose TO custier_test_contract_mkt, custier_test_contract_sales, custier_test_contract_service,

@@ -31,27 +31,28 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace
        AND p.proname IN ('history_trigger', 'guard_trigger', 'history_append_only', '_manage', '_unmanage',
-                         '_managed_problem', '_tiers_at', '_propose', '_decide', '_approval', '_adjustment_log',
-                         '_missing_reviews', '_acts_for', 'propose', 'review', 'approve', 'reject', 'withdraw')
+                         '_managed_problem', '_tiers_at', '_lock_customer', '_decide', '_approval', '_adjustment_log',
+                         '_missing_reviews', '_acts_for', 'propose', 'review', 'approve', 'reject', 'withdraw',
+                         'manage', 'unmanage')
        AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
-$$, 'PUBLIC cannot execute the triggers, the internal functions, or the adjustment functions');
+$$, 'PUBLIC cannot execute the triggers, the internal functions, manage/unmanage or the adjustment functions');
 SELECT is((SELECT count(*)::int FROM pg_proc p
             WHERE p.pronamespace = 'custier'::regnamespace
               AND p.proname IN ('history_trigger', 'guard_trigger', 'history_append_only', '_manage', '_unmanage',
-                                '_managed_problem', '_tiers_at', '_propose', '_decide', '_approval', '_adjustment_log',
-                                '_missing_reviews', '_acts_for', 'propose', 'review', 'approve', 'reject', 'withdraw')),
-          18, 'and all of those exist (the check above is not vacuous)');
+                                '_managed_problem', '_tiers_at', '_lock_customer', '_decide', '_approval', '_adjustment_log',
+                                '_missing_reviews', '_acts_for', 'propose', 'review', 'approve', 'reject', 'withdraw',
+                                'manage', 'unmanage')),
+          20, 'and all of those exist (the check above is not vacuous)');
 SELECT ok((SELECT bool_and(p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
-             FROM pg_proc p WHERE p.oid IN ('custier.manage(regclass,name,name,text,boolean)'::regprocedure,
-                                            'custier.unmanage(regclass)'::regprocedure,
-                                            'custier.tiers_at(regclass,timestamptz)'::regprocedure,
-                                            'custier.tier_at(regclass,text,timestamptz)'::regprocedure)),
-          'manage, unmanage (they check ownership), tiers_at and tier_at are for everyone');
+             FROM pg_proc p WHERE p.oid IN ('custier.tiers_at(regclass,timestamptz)'::regprocedure,
+                                            'custier.tier_at(regclass,text,timestamptz)'::regprocedure,
+                                            'custier._can_see(regclass,text)'::regprocedure)),
+          'tiers_at, tier_at and _can_see read (what the caller may see) and are for everyone');
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace AND p.prosecdef
        AND p.proname IN ('history_trigger', 'guard_trigger', 'history_append_only', '_manage', '_unmanage',
-                         '_managed_problem', '_tiers_at', '_propose', '_decide', '_approval', '_adjustment_log',
+                         '_managed_problem', '_tiers_at', '_lock_customer', '_decide', '_approval', '_adjustment_log',
                          '_missing_reviews', '_acts_for', 'propose', 'review', 'approve', 'reject', 'withdraw',
                          'manage', 'unmanage', 'tiers_at', 'tier_at', '_actor', '_applying')
 $$, 'none of them is SECURITY DEFINER: rights are switched in C, around fixed queries');

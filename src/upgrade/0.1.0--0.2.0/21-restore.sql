@@ -10,7 +10,6 @@ DECLARE
     lowest  custier.tier;
     cur     record;
     open_id bigint;
-    found_rows bigint;
 BEGIN
     -- A restore replays the rows as they were; a dropped table's rows are re-pointed.
     IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
@@ -40,16 +39,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         -- Lock the customer: proposals for it (and grade changes) queue here.
-        -- The key is cast without its typmod (a varchar(3) cast would cut
-        -- 'abcd' down to 'abc'), and recorded as custier records keys, by the
-        -- type's output function ('007' of an integer key is customer '7').
-        EXECUTE format('SELECT %I AS grade, format(''%%s'', %I) AS key FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
-                       m.tier_column, m.key_column, m.tbl, m.key_column,
-                       (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-                         WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
-           INTO cur USING NEW.customer_key;
-        GET DIAGNOSTICS found_rows = ROW_COUNT;
-        IF found_rows = 0 THEN
+        -- Read as the table's owner (custier._lock_customer); the key is
+        -- recorded as custier records keys, by the type's output function
+        -- ('007' of an integer key is customer '7').
+        SELECT l.grade, l.customer_key AS key INTO cur FROM custier._lock_customer(NEW.tbl, NEW.customer_key) l;
+        IF cur.key IS NULL THEN
             RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
                 USING ERRCODE = 'no_data_found';
         END IF;
@@ -129,7 +123,9 @@ END $$;
 CREATE OR REPLACE FUNCTION @extschema@._review_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    a custier.adjustment;
+    a     custier.adjustment;
+    dept  custier.policy_reviewer;
+    actor name := custier._actor();
 BEGIN
     IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
     IF TG_OP <> 'INSERT' THEN
@@ -145,11 +141,21 @@ BEGIN
         RAISE EXCEPTION 'adjustment % is %, not proposed: it takes no more reviews', a.adjustment_id, a.status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF NOT EXISTS (SELECT FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
-                    WHERE m.tbl = a.tbl AND r.department = NEW.department) THEN
+    SELECT r.* INTO dept FROM custier.managed_table m JOIN custier.policy_reviewer r ON r.policy = m.policy
+     WHERE m.tbl = a.tbl AND r.department = NEW.department;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'department "%" does not review adjustments of table %', NEW.department, a.tbl
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The reviewing departments are the rows of custier.policy_reviewer for the table''s policy.';
+    END IF;
+    -- Departments are roles: only a member of the department's role reviews for it.
+    IF dept.reviewer_role IS NULL OR NOT EXISTS (SELECT FROM pg_roles o WHERE o.rolname = dept.reviewer_role)
+       OR NOT pg_has_role(actor, dept.reviewer_role, 'MEMBER') THEN
+        RAISE EXCEPTION '% may not review for department "%"', actor, NEW.department
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = CASE WHEN dept.reviewer_role IS NULL
+                              THEN format('Department "%s" of policy "%s" has no reviewer_role: set custier.policy_reviewer.reviewer_role to the role whose members review for it.', dept.department, dept.policy)
+                              ELSE format('Reviews for department "%s" need membership in role %s.', dept.department, dept.reviewer_role) END;
     END IF;
     IF EXISTS (SELECT FROM custier.adjustment_review v
                 WHERE v.adjustment_id = NEW.adjustment_id AND v.department = NEW.department) THEN
@@ -160,7 +166,7 @@ BEGIN
         RAISE EXCEPTION 'opinion must be ''support'' or ''oppose'', not %', coalesce(quote_literal(NEW.opinion), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    NEW.reviewer := custier._actor();
+    NEW.reviewer := actor;
     NEW.reviewed_at := now();
     RETURN NEW;
 END $$;

@@ -12,9 +12,14 @@ DECLARE
     tier_att record;
     key_eq   text;
     other    regclass;
+    policy_owner name;
     cond     text;
 BEGIN
-    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = tbl;
+    SELECT c.relkind, c.relowner, c.relpersistence INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a temporary table', tbl
+            USING ERRCODE = 'feature_not_supported', HINT = 'Its grades and history would outlive it: manage an ordinary table.';
+    END IF;
     IF rel.relkind IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION 'custier cannot manage %: it is not an ordinary table', tbl
             USING ERRCODE = 'wrong_object_type', HINT = 'Views, foreign tables and partitioned tables are not supported.';
@@ -49,16 +54,7 @@ BEGIN
             USING ERRCODE = 'invalid_column_reference', HINT = 'ALTER TABLE … ALTER COLUMN … SET NOT NULL.';
     END IF;
     -- The key's equality, from a unique index on that column alone.
-    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO key_eq
-      FROM pg_index i
-      JOIN pg_opclass oc ON oc.oid = i.indclass[0]
-      JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
-                     AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = 3
-      JOIN pg_operator o ON o.oid = ao.amopopr
-      JOIN pg_namespace n ON n.oid = o.oprnamespace
-     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
-       AND i.indpred IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = key_att.attnum
-     LIMIT 1;
+    key_eq := custier._key_eq(tbl, key_att.attnum);
     IF key_eq IS NULL THEN
         RAISE EXCEPTION 'key column "%" of table % is not unique', key_column, tbl
             USING ERRCODE = 'invalid_column_reference',
@@ -68,8 +64,16 @@ BEGIN
         RAISE EXCEPTION 'table % is already managed by custier', tbl
             USING ERRCODE = 'duplicate_object', HINT = 'One managed tier column per table; call custier.unmanage first to change it.';
     END IF;
-    IF NOT EXISTS (SELECT FROM custier.policy p WHERE p.name = _manage.policy) THEN
+    SELECT p.owner INTO policy_owner FROM custier.policy p WHERE p.name = _manage.policy;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'policy "%" does not exist', policy USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Who may attach a table to a policy: its owner's members.
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = policy_owner)
+       OR NOT pg_has_role(actor, policy_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be a member of role % (owner of policy "%") to manage a table with it', policy_owner, policy
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The policy''s owner (custier.policy.owner) decides which tables it grades: ask it to grant you its role, or create your own policy.';
     END IF;
     SELECT m.tbl INTO other FROM custier.managed_table m WHERE m.policy = _manage.policy;
     IF FOUND THEN
@@ -101,17 +105,4 @@ BEGIN
                        'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
                        tbl, tier_column, key_column, tier_column);
     END IF;
-
-    -- Grades the table holds now are on record from now on: the history
-    -- continues where an earlier registration left it.  Keys are written
-    -- as the triggers write them, by the key type's output function.
-    EXECUTE format($q$
-        INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
-        SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), $2,
-               'custier.manage: grade when registered'
-          FROM (SELECT pg_catalog.format('%%s', %I) COLLATE "C" AS k, %I AS t FROM %s WHERE %I IS NOT NULL) cur
-          FULL JOIN custier.tiers_at($1, 'infinity') was ON was.customer_key = cur.k
-         WHERE (was.tier IS NULL) <> (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
-         ORDER BY 2 $q$, key_column, tier_column, tbl, tier_column)
-    USING tbl, actor;
 END $$;

@@ -33,6 +33,19 @@ BEGIN
             problem := format('max_step must be NULL (no limit) or at least 1, not %s', NEW.max_step);
         ELSIF NEW.period <= interval '0' THEN
             problem := format('period must be positive, not %s', NEW.period);
+        ELSIF (TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner)
+              AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.owner) THEN
+            problem := format('owner %s is not a role', coalesce(NEW.owner::text, 'NULL'));
+        END IF;
+        -- Ownership is given, not taken: the editor must be a member of the
+        -- new owner (and, to change it, of the old one).
+        IF problem IS NULL AND (TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner)
+           AND (NOT pg_has_role(current_user, NEW.owner, 'MEMBER')
+                OR (TG_OP = 'UPDATE' AND EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.owner)
+                    AND NOT pg_has_role(current_user, OLD.owner, 'MEMBER'))) THEN
+            RAISE EXCEPTION 'policy "%": % may not make % its owner', NEW.name, current_user, NEW.owner
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The owner of a policy decides which tables it grades: set it to a role you are a member of.';
         END IF;
     WHEN 'policy_criterion' THEN
         IF NEW.metric = '' THEN
@@ -50,6 +63,10 @@ BEGIN
         ELSIF NOT (NEW.points > '-Infinity' AND NEW.points < 'Infinity') THEN
             problem := format('band at bound %s on metric "%s" must earn a finite number of points, not %s',
                               NEW.bound, NEW.metric, NEW.points);
+        END IF;
+    WHEN 'policy_reviewer' THEN
+        IF NEW.reviewer_role IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.reviewer_role) THEN
+            problem := format('reviewer_role %s of department "%s" is not a role', NEW.reviewer_role, NEW.department);
         END IF;
     WHEN 'policy_tier' THEN
         IF NEW.min_score = 'NaN' THEN
@@ -102,6 +119,9 @@ BEGIN
                    t || '_audit', t, t);
     EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON custier.%I FOR EACH STATEMENT EXECUTE FUNCTION custier.policy_audit_trigger(%L)',
                    t || '_audit_truncate', t, t);
+    -- The audit fires under session_replication_role = replica too.
+    EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_audit');
+    EXECUTE format('ALTER TABLE custier.%I ENABLE ALWAYS TRIGGER %I', t, t || '_audit_truncate');
 END
 $$;
 COMMENT ON FUNCTION @extschema@._policy_triggers(text) IS

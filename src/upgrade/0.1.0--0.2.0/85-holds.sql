@@ -26,7 +26,6 @@ DECLARE
     lowest  custier.tier;
     cur     record;
     open_id bigint;
-    found_rows bigint;
 BEGIN
     -- A restore replays the rows as they were; a dropped table's rows are re-pointed.
     IF TG_OP = 'INSERT' AND custier._restore_load(TG_RELID) THEN RETURN NEW; END IF;
@@ -56,16 +55,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         -- Lock the customer: proposals for it (and grade changes) queue here.
-        -- The key is cast without its typmod (a varchar(3) cast would cut
-        -- 'abcd' down to 'abc'), and recorded as custier records keys, by the
-        -- type's output function ('007' of an integer key is customer '7').
-        EXECUTE format('SELECT %I AS grade, format(''%%s'', %I) AS key FROM %s WHERE %I = CAST($1 AS %s) FOR UPDATE',
-                       m.tier_column, m.key_column, m.tbl, m.key_column,
-                       (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-                         WHERE a.attrelid = m.tbl AND a.attname = m.key_column))
-           INTO cur USING NEW.customer_key;
-        GET DIAGNOSTICS found_rows = ROW_COUNT;
-        IF found_rows = 0 THEN
+        -- Read as the table's owner (custier._lock_customer); the key is
+        -- recorded as custier records keys, by the type's output function
+        -- ('007' of an integer key is customer '7').
+        SELECT l.grade, l.customer_key AS key INTO cur FROM custier._lock_customer(NEW.tbl, NEW.customer_key) l;
+        IF cur.key IS NULL THEN
             RAISE EXCEPTION 'customer "%" does not exist in table %', NEW.customer_key, NEW.tbl
                 USING ERRCODE = 'no_data_found';
         END IF;
@@ -140,20 +134,10 @@ SELECT pg_catalog.set_config('custier.update_propose_acl',
                   WHERE p.oid = '@extschema@.propose(regclass, text, @extschema@.tier, text, jsonb)'::pg_catalog.regprocedure), '{}'),
        true);
 DROP FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb);
-DROP FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb);
-CREATE OR REPLACE FUNCTION @extschema@._propose(tbl regclass, customer_key text, to_tier custier.tier, reason text, evidence jsonb,
-                                     hold_until timestamptz)
-RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, proposed_by, proposed_at, hold_until)
-    VALUES ($1, $2, $3, $4, $5, custier._actor(), now(), $6)
-    RETURNING adjustment_id
-$$;
-COMMENT ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) IS 'internal: the work of custier.propose';
-REVOKE ALL ON FUNCTION @extschema@._propose(regclass, text, custier.tier, text, jsonb, timestamptz) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.propose(tbl regclass, customer_key text, to_tier @extschema@.tier, reason text,
                                     evidence jsonb DEFAULT NULL, hold_until timestamptz DEFAULT NULL)
-RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'propose';
+RETURNS bigint LANGUAGE C AS 'MODULE_PATHNAME', 'custier_propose';
 COMMENT ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz) IS 'opens an adjustment: a proposed grade change of one customer, with its reason and evidence, and the end of a hold of the grade';
 REVOKE ALL ON FUNCTION @extschema@.propose(regclass, text, @extschema@.tier, text, jsonb, timestamptz) FROM PUBLIC;
 DO $do$
@@ -177,104 +161,4 @@ $do$;
 CREATE OR REPLACE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
 RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
                proposed_tier @extschema@.tier, score numeric, explanation jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF $2 IS NULL THEN
-        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- Held grades (src/simulation.sql): $7 the keys held at as_of.
-    RETURN QUERY EXECUTE format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
-                                custier._evaluation_holds(custier._evaluation_query($1, false), '$7'))
-        USING NULL::text, NULL::bigint, custier._earlier_evaluations($1, $2), true, NULL::integer[], NULL::integer[],
-              custier._held_keys((SELECT m.tbl FROM custier.managed_table m WHERE m.policy = $1), $2);
-END $$;
-
-CREATE OR REPLACE FUNCTION @extschema@._evaluation_step(p_evaluation_id bigint, p_batch_size integer,
-    OUT customers bigint, OUT changed bigint, OUT proposed bigint, OUT finished boolean)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record; n bigint; batch_no int; last text; r record;
-        evidence jsonb; earlier bigint[]; upto text; first_batch integer[]; last_batch integer[];
-BEGIN
-    -- The row lock serializes concurrent runners of the same evaluation.
-    SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'evaluation % does not exist', p_evaluation_id USING ERRCODE = 'undefined_object';
-    END IF;
-    customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
-    finished := ev.finished_at IS NOT NULL;
-    IF finished THEN RETURN; END IF;
-
-    s := custier._evaluation_setup(ev.policy);
-    batch_no := ev.batches + 1;
-    earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
-    IF pg_catalog.cardinality(earlier) > 0 THEN
-        -- The key this batch will end at (NULL: it takes the rest), so that
-        -- only the batches of earlier evaluations holding these customers are read.
-        EXECUTE format('SELECT t.%1$I::text FROM %2$s t %3$s ORDER BY t.%1$I OFFSET $2 - 1 LIMIT 1',
-                       s.key_column, s.tbl,
-                       CASE WHEN ev.last_key IS NOT NULL THEN format('WHERE t.%I > $1::%s', s.key_column, s.key_type) ELSE '' END)
-        INTO upto USING ev.last_key, p_batch_size::bigint;
-        SELECT b.first_batch, b.last_batch INTO first_batch, last_batch
-        FROM custier._earlier_batches(earlier, s.tbl, s.key_type, ev.last_key, upto) b;
-    END IF;
-    EXECUTE format($q$
-        INSERT INTO custier.evaluation_result
-            (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
-        SELECT $7, q.customer_key, q.current_tier, q.qualified_tier, q.proposed_tier, q.score,
-               CASE WHEN q.held THEN 'held'
-                    WHEN q.proposed_tier OPERATOR(custier.=) q.current_tier THEN 'kept'
-                    WHEN q.current_tier IS NULL OR $9 = 'none'
-                         OR ($9 = 'downgrade' AND q.proposed_tier OPERATOR(custier.>) q.current_tier) THEN 'applied'
-                    %s
-                    ELSE 'proposed' END,
-               $8
-        FROM (%s) q$q$,
-        -- Only a policy that asks for approval can have open adjustments to wait on.
-        CASE WHEN s.approval <> 'none' THEN
-            $w$WHEN EXISTS (SELECT FROM custier.adjustment a
-                           WHERE a.tbl = $10 AND a.customer_key = q.customer_key AND a.status IN ('proposed', 'approved')) THEN 'pending'$w$
-        ELSE '' END,
-        -- Held grades (src/simulation.sql): $11 the keys held at as_of.
-        custier._evaluation_holds(custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL), '$11'))
-    USING ev.last_key, p_batch_size::bigint, earlier, false, first_batch, last_batch,
-          p_evaluation_id, batch_no, s.approval, s.tbl, custier._held_keys(s.tbl, ev.as_of);
-    GET DIAGNOSTICS n = ROW_COUNT;
-
-    IF n > 0 THEN
-        -- The resume point, in the order the batches follow: the key column's own.
-        last := custier._evaluation_last_key(p_evaluation_id, batch_no, s.tbl, s.key_column, s.key_type);
-        changed := changed + custier._evaluation_apply(p_evaluation_id, batch_no);
-
-        -- Changes the policy sends for approval become adjustments, with the evidence.
-        FOR r IN SELECT er.customer_key, er.current_tier, er.proposed_tier
-                 FROM custier.evaluation_result er
-                 WHERE er.evaluation_id = p_evaluation_id AND er.batch = batch_no AND er.action = 'proposed'
-        LOOP
-            EXECUTE format('SELECT custier.explain($1, m) FROM %s m WHERE m.%I = $2::%s',
-                           s.metrics_source, s.metrics_key, s.key_type)
-            INTO evidence USING ev.policy, r.customer_key;
-            -- The adjustment's own trigger checks it, takes from_tier and the
-            -- proposer, and locks the customer, as for custier.propose().
-            IF custier._evaluation_propose(s.tbl, r.customer_key, r.proposed_tier,
-                    format('evaluation %s of policy "%s"', p_evaluation_id, ev.policy),
-                    coalesce(evidence, custier.explain(ev.policy, '{}'::jsonb)), p_evaluation_id) THEN
-                proposed := proposed + 1;
-            ELSE
-                -- Someone proposed a change for this customer meanwhile.
-                UPDATE custier.evaluation_result er SET action = 'pending'
-                 WHERE er.evaluation_id = p_evaluation_id AND er.customer_key = r.customer_key;
-            END IF;
-        END LOOP;
-    END IF;
-
-    customers := customers + n;
-    finished := n < p_batch_size;
-    UPDATE custier.evaluation e
-    SET customers = _evaluation_step.customers, changed = _evaluation_step.changed,
-        proposed = _evaluation_step.proposed, batches = batch_no,
-        last_key = coalesce(last, e.last_key),
-        batch_last_keys = CASE WHEN last IS NULL THEN e.batch_last_keys
-                               ELSE pg_catalog.array_append(e.batch_last_keys, last) END,
-        finished_at = CASE WHEN _evaluation_step.finished THEN clock_timestamp() END
-    WHERE e.evaluation_id = p_evaluation_id;
-END $$;
+LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'custier_evaluate';

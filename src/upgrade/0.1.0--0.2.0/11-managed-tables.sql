@@ -1,0 +1,334 @@
+-- managed tables (SPEC §8): temporary tables refused, the policy owner
+
+-- decides which tables a policy grades, manage reads the table as its owner,
+
+-- custier's triggers and the key's unique index are guarded against the
+
+-- table's owner, the event triggers run through src/rights.c.
+
+
+
+CREATE OR REPLACE FUNCTION @extschema@._registry_no_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM custier.managed_table) THEN
+        RAISE EXCEPTION 'cannot truncate custier.managed_table: tables are managed by custier'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call custier.unmanage on each managed table first (TRUNCATE custier.policy ... CASCADE reaches custier.managed_table).';
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._registry_no_truncate() IS 'trigger: refuses TRUNCATE of custier.managed_table while it registers a table';
+REVOKE ALL ON FUNCTION @extschema@._registry_no_truncate() FROM PUBLIC;
+
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON @extschema@.managed_table
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_no_truncate();
+
+ALTER TABLE @extschema@.managed_table ENABLE ALWAYS TRIGGER no_truncate;
+
+CREATE OR REPLACE FUNCTION @extschema@._key_op(tbl regclass, key_attnum smallint, strategy smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+      FROM pg_index i
+      JOIN pg_opclass oc ON oc.oid = i.indclass[0]
+      JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
+                     AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = strategy
+      JOIN pg_operator o ON o.oid = ao.amopopr
+      JOIN pg_namespace n ON n.oid = o.oprnamespace
+     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
+       AND i.indpred IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = key_attnum
+     ORDER BY i.indisprimary DESC, i.indexrelid
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION @extschema@._key_op(regclass, smallint, smallint) IS 'internal: a schema-qualified btree operator (by strategy) of a unique index on the key column alone, NULL when there is none';
+REVOKE ALL ON FUNCTION @extschema@._key_op(regclass, smallint, smallint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._key_eq(tbl regclass, key_attnum smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT custier._key_op(tbl, key_attnum, 3::smallint)
+$$;
+COMMENT ON FUNCTION @extschema@._key_eq(regclass, smallint) IS 'internal: the schema-qualified equality operator of a unique index on the key column alone, NULL when there is none';
+REVOKE ALL ON FUNCTION @extschema@._key_eq(regclass, smallint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._managed_problem(tbl regclass, key_column name, tier_column name, require_approval boolean)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_att  record;
+    tier_att record;
+    missing  text;
+BEGIN
+    SELECT a.attnum, a.attnotnull INTO key_att FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RETURN format('its key column "%s" was renamed or dropped', key_column);
+    END IF;
+    IF NOT key_att.attnotnull THEN
+        RETURN format('its key column "%s" must stay NOT NULL', key_column);
+    END IF;
+    SELECT a.attnum, a.atttypid INTO tier_att FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tier_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RETURN format('its tier column "%s" was renamed or dropped', tier_column);
+    END IF;
+    IF tier_att.atttypid <> 'custier.tier'::regtype THEN
+        RETURN format('its tier column "%s" must stay of type custier.tier', tier_column);
+    END IF;
+    -- Rows of an inheritance child show in the table's SELECTs without
+    -- passing its triggers; rows routed through a partitioned parent skip
+    -- its statement triggers.
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RETURN 'it must not take part in inheritance or partitioning';
+    END IF;
+    IF custier._key_eq(tbl, key_att.attnum) IS NULL THEN
+        RETURN format('its key column "%s" must keep a unique index (primary key, or unique and neither partial nor deferrable) of its own', key_column);
+    END IF;
+    SELECT string_agg(w.name, ', ' ORDER BY w.name) INTO missing
+      FROM unnest(ARRAY['custier_history', 'custier_history_insert_delete', 'custier_history_flush', 'custier_history_truncate']
+                  || CASE WHEN require_approval THEN ARRAY['custier_guard', 'custier_guard_insert'] ELSE '{}' END) w(name)
+     WHERE NOT EXISTS (SELECT FROM pg_trigger t
+                        WHERE t.tgrelid = tbl AND t.tgname = w.name AND t.tgenabled IN ('O', 'A')
+                          AND t.tgfoid = CASE WHEN w.name LIKE 'custier\_guard%' THEN 'custier.guard_trigger()'::regprocedure
+                                              ELSE 'custier.history_trigger()'::regprocedure END);
+    IF missing IS NOT NULL THEN
+        RETURN format('its triggers %s must stay in place and enabled', missing);
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@._managed_problem(regclass, name, name, boolean) IS 'internal: what is wrong with a managed table''s columns or triggers, NULL when nothing';
+REVOKE ALL ON FUNCTION @extschema@._managed_problem(regclass, name, name, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._manage(tbl regclass, key_column name, tier_column name, policy text, require_approval boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    actor    name := custier._actor();
+    rel      record;
+    key_att  record;
+    tier_att record;
+    key_eq   text;
+    other    regclass;
+    policy_owner name;
+    cond     text;
+BEGIN
+    SELECT c.relkind, c.relowner, c.relpersistence INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a temporary table', tbl
+            USING ERRCODE = 'feature_not_supported', HINT = 'Its grades and history would outlive it: manage an ordinary table.';
+    END IF;
+    IF rel.relkind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is not an ordinary table', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Views, foreign tables and partitioned tables are not supported.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = tbl OR i.inhrelid = tbl) THEN
+        RAISE EXCEPTION 'custier cannot manage %: it is a partition, or takes part in inheritance', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Rows of child tables would escape its triggers.';
+    END IF;
+    IF NOT pg_has_role(actor, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table % to manage it', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT a.attnum, a.atttypid, a.attnotnull INTO key_att FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', key_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    SELECT a.attnum, a.atttypid INTO tier_att FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tier_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tier_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF tier_att.atttypid <> 'custier.tier'::regtype THEN
+        RAISE EXCEPTION 'tier column "%" of table % is of type %, not custier.tier', tier_column, tbl, tier_att.atttypid::regtype
+            USING ERRCODE = 'datatype_mismatch', HINT = 'Convert it with ALTER TABLE … ALTER COLUMN … TYPE custier.tier.';
+    END IF;
+    IF key_att.attnum = tier_att.attnum THEN
+        RAISE EXCEPTION 'key column and tier column of table % are both "%"', tbl, key_column
+            USING ERRCODE = 'invalid_column_reference';
+    END IF;
+    IF NOT key_att.attnotnull THEN
+        RAISE EXCEPTION 'key column "%" of table % must be NOT NULL', key_column, tbl
+            USING ERRCODE = 'invalid_column_reference', HINT = 'ALTER TABLE … ALTER COLUMN … SET NOT NULL.';
+    END IF;
+    -- The key's equality, from a unique index on that column alone.
+    key_eq := custier._key_eq(tbl, key_att.attnum);
+    IF key_eq IS NULL THEN
+        RAISE EXCEPTION 'key column "%" of table % is not unique', key_column, tbl
+            USING ERRCODE = 'invalid_column_reference',
+                  HINT = 'custier needs a primary key, or a unique index or constraint (not deferrable, not partial), on that column alone.';
+    END IF;
+    IF EXISTS (SELECT FROM custier.managed_table m WHERE m.tbl = _manage.tbl) THEN
+        RAISE EXCEPTION 'table % is already managed by custier', tbl
+            USING ERRCODE = 'duplicate_object', HINT = 'One managed tier column per table; call custier.unmanage first to change it.';
+    END IF;
+    SELECT p.owner INTO policy_owner FROM custier.policy p WHERE p.name = _manage.policy;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'policy "%" does not exist', policy USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Who may attach a table to a policy: its owner's members.
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = policy_owner)
+       OR NOT pg_has_role(actor, policy_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be a member of role % (owner of policy "%") to manage a table with it', policy_owner, policy
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The policy''s owner (custier.policy.owner) decides which tables it grades: ask it to grant you its role, or create your own policy.';
+    END IF;
+    SELECT m.tbl INTO other FROM custier.managed_table m WHERE m.policy = _manage.policy;
+    IF FOUND THEN
+        RAISE EXCEPTION 'policy "%" already serves table %', policy, other
+            USING ERRCODE = 'duplicate_object', HINT = 'A policy serves at most one managed table; create another policy for this one.';
+    END IF;
+
+    INSERT INTO custier.managed_table VALUES (tbl, key_column, tier_column, policy, require_approval, now(), actor);
+
+    -- The WHEN clauses keep updates that touch neither grade nor key out of
+    -- the trigger queue; the C code then compares exactly.
+    cond := format('(OLD.%1$I OPERATOR(custier.=) NEW.%1$I) IS NOT TRUE OR (OLD.%2$I %3$s NEW.%2$I) IS NOT TRUE',
+                   tier_column, key_column, key_eq);
+    EXECUTE format('CREATE TRIGGER custier_history AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, cond, key_column, tier_column);
+    EXECUTE format('CREATE TRIGGER custier_history_insert_delete AFTER INSERT OR DELETE ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
+    EXECUTE format('CREATE TRIGGER custier_history_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
+    EXECUTE format('CREATE TRIGGER custier_history_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION custier.history_trigger(%L, %L)', tbl, key_column, tier_column);
+    IF require_approval THEN
+        -- Grade changes, and graded rows arriving at a key (which must not
+        -- bring another grade than the key's recorded one).
+        EXECUTE format('CREATE TRIGGER custier_guard AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
+                       'EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
+                       tbl, cond, key_column, tier_column);
+        EXECUTE format('CREATE TRIGGER custier_guard_insert AFTER INSERT ON %s FOR EACH ROW '
+                       'WHEN (NEW.%I IS NOT NULL) EXECUTE FUNCTION custier.guard_trigger(%L, %L)',
+                       tbl, tier_column, key_column, tier_column);
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@._manage(regclass, name, name, text, boolean) IS 'internal: the checks, registration and triggers of custier.manage, run as custier''s owner';
+REVOKE ALL ON FUNCTION @extschema@._manage(regclass, name, name, text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._manage_record(tbl regclass, keys text[], tiers custier.tier[])
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO custier.tier_history (tbl, customer_key, old_tier, new_tier, changed_at, changed_by, reason)
+    SELECT $1, coalesce(cur.k, was.customer_key), was.tier, cur.t, clock_timestamp(), custier._actor(),
+           'custier.manage: grade when registered'
+      FROM (SELECT u.k COLLATE "C" AS k, u.t FROM unnest($2, $3) AS u(k, t)) cur
+      FULL JOIN custier._tiers_at($1, 'infinity') was ON was.customer_key OPERATOR(pg_catalog.=) cur.k
+     WHERE (was.tier IS NULL) OPERATOR(pg_catalog.<>) (cur.t IS NULL) OR was.tier OPERATOR(custier.<>) cur.t
+     ORDER BY 2
+$$;
+COMMENT ON FUNCTION @extschema@._manage_record(regclass, text[], custier.tier[]) IS 'internal: records the grades a table holds when custier.manage registers it';
+REVOKE ALL ON FUNCTION @extschema@._manage_record(regclass, text[], custier.tier[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._apply_sql(tbl regclass) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m        custier.managed_table;
+    key_type text;
+    key_eq   text;
+BEGIN
+    SELECT * INTO m FROM custier.managed_table t WHERE t.tbl = _apply_sql.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is no longer managed by custier', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT format_type(a.atttypid, NULL), custier._key_eq(tbl, a.attnum) INTO key_type, key_eq
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = m.key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF key_eq IS NULL THEN
+        RAISE EXCEPTION 'table % is managed by custier but its key column "%" has no unique index', tbl, m.key_column
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN format('UPDATE %1$s t SET %2$I = u.to_tier'
+                  ' FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::custier.tier[]),'
+                  ' pg_catalog.unnest($3::custier.tier[])) AS u(key, from_tier, to_tier)'
+                  ' WHERE t.%3$I %4$s CAST(u.key AS %5$s)'
+                  ' AND (t.%2$I OPERATOR(custier.=) u.from_tier OR (t.%2$I IS NULL AND u.from_tier IS NULL))'
+                  ' RETURNING u.key, (t.%2$I OPERATOR(custier.=) u.to_tier) IS TRUE',
+                  tbl, m.tier_column, m.key_column, key_eq, key_type);
+END $$;
+COMMENT ON FUNCTION @extschema@._apply_sql(regclass) IS 'internal: the UPDATE by which custier applies grades to a managed table, as its owner';
+REVOKE ALL ON FUNCTION @extschema@._apply_sql(regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION @extschema@.manage(regclass, name, name, text, boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION @extschema@.unmanage(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._sql_drop() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+BEGIN
+    DELETE FROM custier.managed_table m
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND o.objid = m.tbl::oid;
+    PERFORM custier._forget_dropped();
+    FOR d IN SELECT o.address_names FROM pg_event_trigger_dropped_objects() o
+              WHERE o.object_type = 'trigger' AND o.address_names[3] LIKE 'custier\_%' LOOP
+        IF EXISTS (SELECT FROM custier.managed_table m
+                     JOIN pg_class c ON c.oid = m.tbl
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = d.address_names[1] AND c.relname = d.address_names[2]) THEN
+            RAISE EXCEPTION 'cannot drop trigger % on %.%: the table is managed by custier',
+                            d.address_names[3], d.address_names[1], d.address_names[2]
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Call custier.unmanage on the table first.';
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._sql_drop() IS 'internal: the work of event trigger custier_sql_drop';
+REVOKE ALL ON FUNCTION @extschema@._sql_drop() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._ddl_end() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m       record;
+    problem text;
+BEGIN
+    -- custier's trigger names are custier's on a managed table: no CREATE
+    -- (OR REPLACE) TRIGGER may take one over.
+    FOR m IN SELECT t.tgname, t.tgrelid::regclass AS tbl
+               FROM pg_event_trigger_ddl_commands() c
+               JOIN pg_trigger t ON c.classid = 'pg_trigger'::regclass AND t.oid = c.objid
+               JOIN custier.managed_table mt ON mt.tbl = t.tgrelid
+              WHERE t.tgname LIKE 'custier\_%' LOOP
+        RAISE EXCEPTION 'cannot create or replace trigger % on %: the table is managed by custier', m.tgname, m.tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Trigger names starting with custier_ are custier''s; call custier.unmanage(%L) first.', m.tbl);
+    END LOOP;
+    -- custier's own tables carry custier's triggers, rules and policies only:
+    -- its statements run there with the extension owner's rights.
+    FOR m IN SELECT c.command_tag, c.object_identity FROM pg_event_trigger_ddl_commands() c
+              WHERE NOT c.in_extension
+                AND c.command_tag IN ('CREATE TRIGGER', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY')
+                AND (SELECT cl.relnamespace FROM pg_class cl
+                      WHERE cl.oid = CASE c.classid
+                                     WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = c.objid)
+                                     WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = c.objid)
+                                     WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
+                                     END) = 'custier'::regnamespace LOOP
+        RAISE EXCEPTION 'custier''s tables take no user code: % % refused', m.command_tag, m.object_identity
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'custier writes its tables with the extension owner''s rights; a trigger, rule or policy there would run with them.';
+    END LOOP;
+    FOR m IN SELECT mt.* FROM custier.managed_table mt JOIN pg_class c ON c.oid = mt.tbl LOOP
+        problem := custier._managed_problem(m.tbl, m.key_column, m.tier_column, m.require_approval);
+        IF problem IS NOT NULL AND NOT custier._restore_pending(m.tbl, problem) THEN
+            RAISE EXCEPTION 'table % is managed by custier: %', m.tbl, problem
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Call custier.unmanage(%L) first.', m.tbl);
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@._ddl_end() IS 'internal: the work of event trigger custier_ddl_end';
+REVOKE ALL ON FUNCTION @extschema@._ddl_end() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_on_sql_drop';
+COMMENT ON FUNCTION @extschema@._on_sql_drop() IS 'event trigger: forgets dropped managed tables (their history stays) and refuses dropping custier''s triggers';
+
+CREATE OR REPLACE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_on_ddl_end';
+COMMENT ON FUNCTION @extschema@._on_ddl_end() IS 'event trigger: refuses DDL that would rename, retype or unguard a managed table''s key and tier columns, drop its key''s unique index, replace or disable its triggers, or make it a child table, and triggers, rules or policies on custier''s own tables';
+
+DROP EVENT TRIGGER custier_ddl_end;
+
+CREATE EVENT TRIGGER custier_ddl_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE TRIGGER',
+                 'DROP INDEX', 'ALTER INDEX', 'CREATE RULE', 'CREATE POLICY', 'ALTER POLICY') EXECUTE FUNCTION @extschema@._on_ddl_end();
+
+COMMENT ON EVENT TRIGGER custier_ddl_end IS 'custier: keeps managed tables'' key and tier columns, key index and triggers intact';

@@ -1,0 +1,183 @@
+-- evaluation runs (SPEC §8): metrics sources and the managed table are read
+
+-- as the caller, grades applied as the table's owner, custier's tables
+
+-- written as custier's owner; run_evaluation is a C procedure, so EXECUTE on
+
+-- it is all a cycle runner needs; runs and (filtered) results are readable.
+
+
+
+GRANT SELECT ON @extschema@.evaluation, @extschema@.evaluation_result TO PUBLIC;
+
+DROP FUNCTION @extschema@._evaluation_apply(bigint, integer);
+
+DROP FUNCTION @extschema@._evaluation_step(bigint, integer);
+
+CREATE OR REPLACE FUNCTION @extschema@._operator(op text, lefttype regtype, righttype regtype) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+                       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                      WHERE o.oprname = op AND o.oprleft = lefttype AND o.oprright = righttype
+                      ORDER BY n.nspname <> 'pg_catalog', n.nspname LIMIT 1),
+                    format('OPERATOR(pg_catalog.%s)', op))
+$$;
+COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: the schema-qualified operator op between two types';
+REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
+BEGIN
+    s := custier._evaluation_setup(p_policy);
+    SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
+     WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT a.atttypid INTO metrics_type FROM pg_attribute a
+     WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
+    IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
+        -- What the customer qualified for in the earlier evaluations $5
+        -- (newest first); evaluation_result shows the caller the customers
+        -- it may see, and the caller reads only those here anyway.
+        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
+                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
+                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
+                   ORDER BY e.n)$e$, s.key_column);
+    ELSE
+        earlier := $e$'{}'::custier.tier[]$e$;
+    END IF;
+    proposed := format('custier.proposed_tier(q.current_tier, q.qualified_tier, q.earlier, %s, %s, %s)',
+                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
+    RETURN format($q$
+SELECT q.customer_key, q.current_tier, q.qualified_tier, %6$s AS proposed_tier, q.score,
+       -- A customer with no metrics row has no metrics: graded as an empty object.
+       CASE WHEN $3 OR ($4 AND (q.qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE)
+            THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
+       END AS explanation
+FROM (
+    SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
+           CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
+           CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.score(%5$L, m) END AS score,
+           %11$s AS earlier
+    FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
+    %10$s
+    ORDER BY t.%1$I
+    LIMIT $2
+) q$q$,
+        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, proposed, s.metrics_source,
+        custier._operator('=', metrics_type, key_att.atttypid),
+        -- Resuming: both sides start after the key, so each batch reads only its own rows.
+        CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
+                                       custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
+        CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
+        earlier);
+END $$;
+COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
+    OUT query text, OUT earlier bigint[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    query := custier._evaluation_query(p_policy, false);
+    earlier := custier._earlier_evaluations(p_policy, p_as_of);
+END $$;
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
+RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
+               proposed_tier @extschema@.tier, score numeric, explanation jsonb)
+LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'custier_evaluate';
+COMMENT ON FUNCTION @extschema@.evaluate(text, timestamptz) IS
+    'what an evaluation of the policy would do now: current, qualified and proposed tier, score and explanation for every customer; changes nothing';
+REVOKE ALL ON FUNCTION @extschema@.evaluate(text, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_begin(p_policy text, p_as_of timestamptz, p_batch_size integer)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE s record; id bigint;
+BEGIN
+    IF p_as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be a positive integer, not %', coalesce(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    s := custier._evaluation_setup(p_policy);
+    -- Look first: ON CONFLICT would spend an evaluation_id on every resume.
+    SELECT e.evaluation_id INTO id FROM custier.evaluation e WHERE e.policy = p_policy AND e.as_of = p_as_of;
+    IF id IS NULL THEN
+        INSERT INTO custier.evaluation (policy, as_of, tbl, started_by)
+        VALUES (p_policy, p_as_of, s.tbl, custier._actor())
+        ON CONFLICT (policy, as_of) DO NOTHING
+        RETURNING evaluation_id INTO id;
+    END IF;
+    IF id IS NULL THEN  -- another session started it meanwhile
+        SELECT e.evaluation_id INTO id FROM custier.evaluation e WHERE e.policy = p_policy AND e.as_of = p_as_of;
+    END IF;
+    RETURN id;
+END $$;
+COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS 'internal: finds or starts the evaluation of a policy at as_of';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
+    OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
+    OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
+    OUT earlier bigint[])
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE ev custier.evaluation; s record;
+BEGIN
+    SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'evaluation % does not exist', p_evaluation_id USING ERRCODE = 'undefined_object';
+    END IF;
+    finished := ev.finished_at IS NOT NULL;
+    customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
+    batch := ev.batches + 1; last_key := ev.last_key; policy := ev.policy;
+    IF finished THEN RETURN; END IF;
+    s := custier._evaluation_setup(ev.policy);
+    tbl := s.tbl;
+    approval := s.approval;
+    query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
+    earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
+END $$;
+COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint, p_batch integer, p_keys text[],
+    p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
+RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE ev custier.evaluation; s record;
+BEGIN
+    SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
+    s := custier._evaluation_setup(ev.policy);
+    RETURN QUERY
+    WITH d AS MATERIALIZED (
+        SELECT u.*,
+               CASE WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
+                    WHEN u.c IS NULL OR s.approval = 'none'
+                         OR (s.approval = 'downgrade' AND u.p OPERATOR(custier.>) u.c) THEN 'applied'
+                    -- Only a policy that asks for approval can have open adjustments to wait on.
+                    WHEN EXISTS (SELECT FROM custier.adjustment a
+                                  WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
+                    ELSE 'proposed' END AS a
+          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY u(k, c, q, p, sc, n)
+    ), ins AS (
+        INSERT INTO custier.evaluation_result
+            (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
+        SELECT p_evaluation_id, d.k, d.c, d.q, d.p, d.sc, d.a, p_batch FROM d
+    )
+    SELECT d.n, d.a, d.p FROM d WHERE d.a IN ('applied', 'proposed') ORDER BY d.n;
+END $$;
+COMMENT ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) IS
+    'internal: records a graded batch of a running evaluation and decides what is applied, proposed, kept or pending';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) FROM PUBLIC;
+
+CREATE OR REPLACE PROCEDURE @extschema@.run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 10000)
+LANGUAGE C AS 'MODULE_PATHNAME', 'custier_run_evaluation';
+
+COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
+    'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';
