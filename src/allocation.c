@@ -787,8 +787,18 @@ custier_set_allocation(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* The checks and the triggers, as custier's owner for the caller. */
-	custier_exec_as(custier_extension_owner(), "SELECT custier._set_allocation($1, $2, $3, $4)",
-					4, types, values, nulls, false, 0);
+	/* custier's own triggers on a managed table: the DDL guard lets them in. */
+	custier_set_managing(relid);
+	PG_TRY();
+	{
+		custier_exec_as(custier_extension_owner(), "SELECT custier._set_allocation($1, $2, $3, $4)",
+						4, types, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		custier_set_managing(InvalidOid);
+	}
+	PG_END_TRY();
 	alloc_table_read(relid, &at, cxt);
 	LockRelationOid(relid, ShareRowExclusiveLock);
 	alloc_table_check(&at);

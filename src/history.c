@@ -1053,6 +1053,12 @@ custier_managing(void)
 	return OidIsValid(managing_relid);
 }
 
+void
+custier_set_managing(Oid relid)
+{
+	managing_relid = relid;
+}
+
 /*
  * custier.manage: the checks, the registration and the triggers are
  * custier._manage's, run as the extension owner (reading only the catalogs

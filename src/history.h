@@ -55,5 +55,8 @@ extern Oid	custier_relation_owner(Oid relid);
 
 /* True while custier's own manage()/unmanage() change a table's triggers. */
 extern bool custier_managing(void);
+/* Marks (relid) or unmarks (InvalidOid) that custier itself is changing a
+ * managed table's triggers (set_allocation too); reset on error by the caller. */
+extern void custier_set_managing(Oid relid);
 
 #endif							/* CUSTIER_HISTORY_H */

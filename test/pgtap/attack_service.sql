@@ -91,7 +91,8 @@ GRANT custier_att_b TO custier_att_bc;
 CREATE ROLE custier_att_c;
 GRANT custier_att_c TO custier_att_bc;
 INSERT INTO custier.calendar (name, timezone) VALUES ('att', 'Asia/Shanghai');
-INSERT INTO custier.policy (name) VALUES ('att');
+-- The table owner's own policy: manage needs membership in the policy's owner.
+INSERT INTO custier.policy (name, owner) VALUES ('att', 'custier_att_owner');
 INSERT INTO custier.service_group (policy, tier, name, staff_role, calendar, urgent_response) VALUES
     ('att', 'A', 'A group', 'custier_att_a', 'att', '2 hours'),
     ('att', 'B', 'B group', 'custier_att_b', 'att', '4 hours'),
