@@ -22,12 +22,15 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 CREATE ROLE custier_test_hold_marketing;
 CREATE ROLE custier_test_hold_manager;
+-- The department sales is a role: both may review for it.
+CREATE ROLE custier_test_hold_sales;
+GRANT custier_test_hold_sales TO custier_test_hold_marketing, custier_test_hold_manager;
 GRANT USAGE ON SCHEMA custier TO custier_test_hold_marketing, custier_test_hold_manager;
 
 -- Grades move only after two evaluations in a row say so.
 INSERT INTO custier.policy (name, metrics_source, key_column, upgrade_after, downgrade_after)
 VALUES ('hold policy', NULL, NULL, 2, 2);
-INSERT INTO custier.policy_reviewer VALUES ('hold policy', 'sales');
+INSERT INTO custier.policy_reviewer VALUES ('hold policy', 'sales', 'custier_test_hold_sales');
 CREATE TABLE hold_customer (id text PRIMARY KEY, grade tier);
 CREATE TABLE hold_metrics (id text PRIMARY KEY, spend numeric);
 UPDATE custier.policy SET metrics_source = 'hold_metrics', key_column = 'id' WHERE name = 'hold policy';
@@ -164,5 +167,5 @@ SELECT customer_key, hold_until FROM custier.adjustment WHERE adjustment_id = :n
 
 SELECT custier.unmanage('hold_customer');
 DROP TABLE hold_customer, hold_metrics;
-DROP OWNED BY custier_test_hold_marketing, custier_test_hold_manager;
-DROP ROLE custier_test_hold_marketing, custier_test_hold_manager;
+DROP OWNED BY custier_test_hold_marketing, custier_test_hold_manager, custier_test_hold_sales;
+DROP ROLE custier_test_hold_marketing, custier_test_hold_manager, custier_test_hold_sales;

@@ -86,6 +86,13 @@ SELECT * FROM finish();
 
 -- Clean up: tables, the extension, the roles.
 DROP TABLE customer, customer_metrics, canary, attack_log, baseline CASCADE;
+-- The attackers' shadows use custier's type: custier refuses to drop what
+-- depends on it from outside, so they go first.
+DO $$ DECLARE s name; BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE '%\_shadow' LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP;
+END $$;
 DROP EXTENSION custier CASCADE;
 DROP OWNED BY policy_maintainer, retail_policy, table_owner, cycle_runner, proposer, sales, reviewer, approver, bi_reader,
               mallory, both_hats CASCADE;
