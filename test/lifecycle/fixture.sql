@@ -33,6 +33,12 @@ INSERT INTO policy_criterion (policy, metric) VALUES ('lc', 'amount');
 INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
     ('lc', 'amount', 'A', 1200), ('lc', 'amount', 'B', 600), ('lc', 'amount', 'C', 300);
 INSERT INTO policy_reviewer (policy, department) VALUES ('lc', 'sales');
+-- Since 0.2.0 a department is a role: its members review.
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'custier.policy_reviewer'::regclass AND attname = 'reviewer_role') THEN
+        EXECUTE $u$UPDATE custier.policy_reviewer SET reviewer_role = 'custier_lc_sales' WHERE policy = 'lc'$u$;
+    END IF;
+END $$;
 UPDATE policy SET description = 'lifecycle fixture, edited' WHERE name = 'lc';
 INSERT INTO policy (name, method, lowest) VALUES ('lc_score', 'score', 'C');
 INSERT INTO policy_tier (policy, tier, min_score) VALUES ('lc_score', 'A', 80), ('lc_score', 'B', 40), ('lc_score', 'C', 0);

@@ -13,12 +13,34 @@ q() { PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 "$@
 cleanup() { for db in "${dbs[@]}"; do q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done; rm -rf "$out"; }
 trap cleanup EXIT
 status=0
-new_columns='{dropped_table,hold_until,batch_last_keys}'
+new_columns='{dropped_table,hold_until,batch_last_keys,owner,reviewer_role}'
 for db in "${dbs[@]}"; do q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null; done
+
+# A database in use at 0.1.0 ran 0.1.0's library: build it from the commit
+# that released 0.1.0, install it while the 0.1.0 data is made, then put this
+# version's library back and update, as a DBA upgrading the package would.
+v010_ref=${CUSTIER_V010_REF:-77180f6a5c5ed142f00fa301e7b0620da3bc7c08}
+pkglib=$(q -At -c "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")
+mkdir -p "$out/v010"
+git archive "$v010_ref" | tar -x -C "$out/v010"
+make -C "$out/v010" -s PG_CFLAGS=-w >/dev/null 2>&1 || { echo "custier: could not build 0.1.0's library ($v010_ref)" >&2; exit 1; }
+cp "$pkglib/custier.so" "$out/custier.so.new"
+cp "$out/v010/custier.so" "$pkglib/custier.so"
+trap 'cp "$out/custier.so.new" "$pkglib/custier.so"; cleanup' EXIT
 
 q -d custier_up_data -c "CREATE EXTENSION custier VERSION '0.1.0'" >/dev/null
 q -d custier_up_data -v keep_gone=1 -f test/lifecycle/fixture.sql >/dev/null
 q -d custier_up_data -v strip="$new_columns" -f test/lifecycle/rows.sql > "$out/before.rows"
+# A table dropped under 0.1.0: its rows lose the bare OID on update (below).
+q -d custier_up_dropped >/dev/null <<'SQL'
+CREATE EXTENSION custier VERSION '0.1.0';
+INSERT INTO custier.policy (name) VALUES ('old');
+CREATE TABLE old_customer (id int PRIMARY KEY, grade custier.tier);
+INSERT INTO old_customer VALUES (1, 'B');
+SELECT custier.manage('old_customer', 'id', 'grade', 'old');
+DROP TABLE old_customer;
+SQL
+cp "$out/custier.so.new" "$pkglib/custier.so"
 q -d custier_up_data -c 'ALTER EXTENSION custier UPDATE' >/dev/null
 q -d custier_up_data -v strip="$new_columns" -f test/lifecycle/rows.sql > "$out/after.rows"
 # Every row of 0.1.0 must be there as it was; what the update adds (the new
@@ -68,15 +90,7 @@ END $$;
 SQL
 
 # A table dropped under 0.1.0: its rows lose the bare OID on update.
-q -d custier_up_dropped >/dev/null <<'SQL'
-CREATE EXTENSION custier VERSION '0.1.0';
-INSERT INTO custier.policy (name) VALUES ('old');
-CREATE TABLE old_customer (id int PRIMARY KEY, grade custier.tier);
-INSERT INTO old_customer VALUES (1, 'B');
-SELECT custier.manage('old_customer', 'id', 'grade', 'old');
-DROP TABLE old_customer;
-ALTER EXTENSION custier UPDATE;
-SQL
+q -d custier_up_dropped -c 'ALTER EXTENSION custier UPDATE' >/dev/null
 got=$(q -At -d custier_up_dropped -c "SELECT count(*) FILTER (WHERE tbl <> 0), count(*) FILTER (WHERE dropped_table LIKE '(dropped before custier 0.2.0; OID %)') FROM custier.tier_history")
 [ "$got" = "0|1" ] || { echo "custier: history of a table dropped under 0.1.0 after the update: $got" >&2; status=1; }
 

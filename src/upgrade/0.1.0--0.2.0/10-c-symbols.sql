@@ -43,42 +43,6 @@ CREATE OR REPLACE FUNCTION @extschema@.tier_larger(@extschema@.tier, @extschema@
     AS 'MODULE_PATHNAME', 'custier_tier_larger' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION @extschema@.tier_smaller(@extschema@.tier, @extschema@.tier) RETURNS @extschema@.tier
     AS 'MODULE_PATHNAME', 'custier_tier_smaller' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.value_metrics_transfn(internal, timestamptz, numeric) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_value_metrics_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.value_metrics_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_value_metrics_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.value_metrics_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'custier_value_metrics_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.value_metrics_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_value_metrics_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.value_metrics_finalfn(internal) RETURNS @extschema@.value_metrics
-    AS 'MODULE_PATHNAME', 'custier_value_metrics_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_amounts_transfn(internal, timestamptz, numeric, timestamptz, interval, integer) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_period_amounts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_counts_transfn(internal, timestamptz, numeric, timestamptz, interval, integer) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_period_counts_transfn' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_period_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'custier_period_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_period_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_amounts_finalfn(internal) RETURNS numeric[]
-    AS 'MODULE_PATHNAME', 'custier_period_amounts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.period_counts_finalfn(internal) RETURNS integer[]
-    AS 'MODULE_PATHNAME', 'custier_period_counts_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.share_transfn(internal, boolean) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_share_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.on_time_rate_transfn(internal, timestamptz, timestamptz, interval) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_on_time_rate_transfn' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.rate_combinefn(internal, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_rate_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.rate_serialfn(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'custier_rate_serialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.rate_deserialfn(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'custier_rate_deserialfn' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION @extschema@.rate_finalfn(internal) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'custier_rate_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION @extschema@.recency(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
     AS 'MODULE_PATHNAME', 'custier_recency' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION @extschema@.tenure(m @extschema@.value_metrics, as_of timestamptz) RETURNS interval
