@@ -40,14 +40,17 @@ END
 $do$;
 
 -- While custier is being restored, a managed table's registration comes back
--- before its triggers (pg_dump re-creates those with the table's other
--- triggers, after its constraints): their absence is no problem yet.
+-- before its key's unique index and its triggers (pg_dump re-creates those
+-- after the data): their absence is no problem yet.
 -- Disabled triggers, and anything else, still are.
 CREATE FUNCTION @extschema@._restore_pending(tbl regclass, problem text) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT problem LIKE 'its triggers % must stay in place and enabled'
-       AND NOT EXISTS (SELECT FROM pg_trigger t
-                        WHERE t.tgrelid = $1 AND t.tgname LIKE 'custier\_%' AND t.tgenabled NOT IN ('O', 'A'))
+    -- pg_restore adds the key's primary key or unique index after the data,
+    -- and the triggers after that.
+    SELECT (problem LIKE 'its triggers % must stay in place and enabled'
+            AND NOT EXISTS (SELECT FROM pg_trigger t
+                             WHERE t.tgrelid = $1 AND t.tgname LIKE 'custier\_%' AND t.tgenabled NOT IN ('O', 'A'))
+            OR problem LIKE 'its key column "%" must keep a unique index%')
        AND custier._restoring()
 $$;
 COMMENT ON FUNCTION @extschema@._restore_pending(regclass, text) IS 'internal (DDL event trigger): is this problem of a managed table only that a restore has not re-created its triggers yet?';

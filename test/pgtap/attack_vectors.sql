@@ -129,7 +129,7 @@ RESET SESSION AUTHORIZATION;
 -- V6. A table owner's trigger calls custier during an approval: it acts as
 --     itself, never as the approver who set it off.
 -- ---------------------------------------------------------------------
-GRANT EXECUTE ON FUNCTION custier.propose(regclass, text, custier.tier, text, jsonb) TO table_owner;
+GRANT EXECUTE ON FUNCTION custier.propose(regclass, text, custier.tier, text, jsonb, timestamptz) TO table_owner;
 SET SESSION AUTHORIZATION proposer;
 SELECT custier.propose('customer', '2', 'A', 'big order') AS adj3 \gset
 SET SESSION AUTHORIZATION reviewer;
@@ -156,7 +156,7 @@ SELECT is((SELECT tag || ' as ' || who FROM attack_log WHERE tag LIKE 'nested ap
 SET SESSION AUTHORIZATION table_owner;
 DROP TRIGGER ride_along ON customer;
 RESET SESSION AUTHORIZATION;
-REVOKE EXECUTE ON FUNCTION custier.propose(regclass, text, custier.tier, text, jsonb) FROM table_owner;
+REVOKE EXECUTE ON FUNCTION custier.propose(regclass, text, custier.tier, text, jsonb, timestamptz) FROM table_owner;
 
 -- ---------------------------------------------------------------------
 -- V7. Defaults and triggers on custier's own tables; V8. event triggers;
