@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "custier.h"
 #include "history.h"
@@ -399,29 +400,25 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 			/*
 			 * Changes the policy sends for approval become adjustments, with
 			 * the evidence; proposed by the role that runs the evaluation.
-			 * The adjustment's own trigger checks each, takes from_tier and
-			 * locks the customer, as for custier.propose().
+			 * custier._evaluation_open records a customer someone proposed
+			 * for meanwhile as pending instead of failing the batch.
 			 */
-			Oid			ptypes[6] = {REGCLASSOID, TEXTARRAYOID, tier_array, JSONBARRAYOID, INT8OID, TEXTOID};
+			Oid			ptypes[6] = {INT8OID, REGCLASSOID, TEXTOID, TEXTARRAYOID, tier_array, JSONBARRAYOID};
 			Datum		pvalues[6];
 			int			dims[1] = {nprop};
 			int			lbs[1] = {1};
+			bool		onull;
 
-			pvalues[0] = ObjectIdGetDatum(relid);
-			pvalues[1] = PointerGetDatum(construct_array(prop_keys, nprop, TEXTOID, -1, false, TYPALIGN_INT));
-			pvalues[2] = PointerGetDatum(construct_array(prop_to, nprop, tier_type, 1, true, TYPALIGN_CHAR));
-			pvalues[3] = PointerGetDatum(construct_md_array(prop_evidence, prop_evidence_null, 1, dims, lbs,
+			pvalues[0] = Int64GetDatum(evaluation_id);
+			pvalues[1] = ObjectIdGetDatum(relid);
+			pvalues[2] = CStringGetTextDatum(policy);
+			pvalues[3] = PointerGetDatum(construct_array(prop_keys, nprop, TEXTOID, -1, false, TYPALIGN_INT));
+			pvalues[4] = PointerGetDatum(construct_array(prop_to, nprop, tier_type, 1, true, TYPALIGN_CHAR));
+			pvalues[5] = PointerGetDatum(construct_md_array(prop_evidence, prop_evidence_null, 1, dims, lbs,
 															JSONBOID, -1, false, TYPALIGN_INT));
-			pvalues[4] = Int64GetDatum(evaluation_id);
-			pvalues[5] = CStringGetTextDatum(policy);
-			res->proposed += (int64) custier_exec_as(owner,
-													 "INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence,"
-													 " evaluation_id, proposed_by, proposed_at)"
-													 " SELECT $1, u.k, u.t, pg_catalog.format('evaluation %s of policy \"%s\"', $5, $6),"
-													 " coalesce(u.e, custier.explain($6, '{}'::pg_catalog.jsonb)), $5,"
-													 " custier._actor(), pg_catalog.now()"
-													 " FROM unnest($2, $3, $4) WITH ORDINALITY AS u(k, t, e, n) ORDER BY u.n",
-													 6, ptypes, pvalues, NULL, false, 0);
+			res->proposed += DatumGetInt64(custier_value_as(owner,
+															"SELECT custier._evaluation_open($1, $2, $3, $4, $5, $6)",
+															6, ptypes, pvalues, NULL, &onull));
 		}
 	}
 
@@ -446,10 +443,41 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		custier_exec_as(owner,
 						"UPDATE custier.evaluation e SET customers = $2, changed = $3, proposed = $4, batches = $5,"
 						" last_key = coalesce($6, e.last_key),"
+						" batch_last_keys = CASE WHEN $6 IS NULL THEN e.batch_last_keys"
+						" ELSE pg_catalog.array_append(e.batch_last_keys, $6) END,"
 						" finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END"
 						" WHERE e.evaluation_id = $1", 7, types, values, nulls, false, 0);
 	}
 	SPI_finish();
+}
+
+/*
+ * After the last batch, in its transaction: when the policy's table has an
+ * allocation (src/allocation.sql), custier.allocate() runs as the caller, so
+ * that a customer whose grade left its owner's tiers gets an eligible owner
+ * in the same cycle.
+ */
+static void
+evaluation_allocate(const char *policy)
+{
+	Oid			type[1] = {TEXTOID};
+	Datum		value[1];
+	Datum		tbl;
+	bool		isnull;
+
+	value[0] = CStringGetTextDatum(policy);
+	tbl = custier_value_as(custier_extension_owner(),
+						   "SELECT a.tbl FROM custier.allocation a"
+						   " JOIN custier.managed_table m ON m.tbl OPERATOR(pg_catalog.=) a.tbl"
+						   " WHERE m.policy OPERATOR(pg_catalog.=) $1",
+						   1, type, value, NULL, &isnull);
+	if (!isnull)
+	{
+		Oid			rtype[1] = {REGCLASSOID};
+
+		custier_exec_as_caller("SELECT pg_catalog.count(*) FROM custier.allocate($1)",
+							   1, rtype, &tbl, NULL, false, 0);
+	}
 }
 
 /*
@@ -470,6 +498,10 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 	int32		batch_size;
 	char	   *policy;
 	bool		isnull;
+	Datum		total;
+	double		total_customers;
+	TimestampTz t0;
+	int64		full_batches = 0;
 
 	for (i = 0; i < 3; i++)
 	{
@@ -486,20 +518,49 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 	if (isnull)
 		elog(ERROR, "custier._evaluation_begin returned no evaluation");
 
+	/* The planner's estimate of the customers: enough for an ETA. */
+	total = custier_value_as(custier_extension_owner(),
+							 "SELECT c.reltuples::pg_catalog.float8 FROM custier.managed_table m"
+							 " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.tbl"
+							 " WHERE m.policy OPERATOR(pg_catalog.=) $1",
+							 1, types, values, nulls, &isnull);
+	total_customers = isnull ? 0.0 : DatumGetFloat8(total);
+	t0 = GetCurrentTimestamp();
+
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (;;)
 	{
 		StepResult res;
+		double		secs;
+		double		rate;
+		char	   *detail;
 
 		evaluation_step(evaluation_id, batch_size, &res);
+		if (res.finished)
+			evaluation_allocate(policy);
 		SPI_commit();
 		EnsurePortalSnapshotExists();
+
+		/* Rate and ETA go in the DETAIL: the message stays the same from run to run. */
+		secs = (double) (GetCurrentTimestamp() - t0) / 1000000.0;
+		if (!res.finished)
+			full_batches++;
+		rate = secs > 0 ? (double) full_batches * batch_size / secs : 0.0;
+		if (res.finished)
+			detail = psprintf("%.1f s in this call.", secs);
+		else if (rate > 0 && total_customers > (double) res.customers)
+			detail = psprintf("%.0f customers/s in this call; about %.0f s left for about %.0f customers.",
+							  rate, (total_customers - (double) res.customers) / rate,
+							  total_customers - (double) res.customers);
+		else
+			detail = psprintf("%.0f customers/s in this call.", rate);
 		ereport(NOTICE,
 				(errmsg("evaluation " INT64_FORMAT " of policy \"%s\": " INT64_FORMAT " customers done, "
 						INT64_FORMAT " changed, " INT64_FORMAT " proposed%s",
 						evaluation_id, policy, res.customers, res.changed, res.proposed,
-						res.finished ? " (finished)" : "")));
+						res.finished ? " (finished)" : ""),
+				 errdetail_internal("%s", detail)));
 		if (res.finished)
 			break;
 	}

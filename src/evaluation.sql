@@ -257,7 +257,12 @@ CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
     OUT query text, OUT earlier bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    query := custier._evaluation_query(p_policy, false);
+    -- Held grades (src/simulation.sql): the keys held at as_of, read here as
+    -- custier's owner, travel in the query as a constant.
+    query := pg_catalog.format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
+                               custier._evaluation_holds(custier._evaluation_query(p_policy, false),
+                                   pg_catalog.format('%L', custier._held_keys((SELECT m.tbl FROM custier.managed_table m
+                                                                                WHERE m.policy OPERATOR(pg_catalog.=) p_policy), p_as_of))));
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
@@ -329,27 +334,36 @@ REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
 
 -- Records a graded batch (evaluation_result) and decides per customer what
--- is done: kept, applied, proposed (an adjustment), pending (one is open).
+-- is done: held (a hold is in force at as_of: the grade stays, src/simulation.sql),
+-- kept, applied, proposed (an adjustment), pending (one is open).
 -- Returns the customers to apply or propose, by their position in the batch.
 CREATE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint, p_batch integer, p_keys text[],
     p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
 RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record;
+DECLARE ev custier.evaluation; s record; held_keys text[];
 BEGIN
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
     s := custier._evaluation_setup(ev.policy);
+    held_keys := custier._held_keys(s.tbl, ev.as_of);
     RETURN QUERY
-    WITH d AS MATERIALIZED (
+    WITH h AS (
+        -- A held customer's proposal is its grade; its qualified tier is
+        -- still recorded and counts in later streaks.
+        SELECT u.k, u.c, u.q, CASE WHEN u.held THEN coalesce(u.c, u.p) ELSE u.p END AS p, u.sc, u.n, u.held
+          FROM (SELECT v.*, (v.k COLLATE "C") OPERATOR(pg_catalog.=) ANY (held_keys) AS held
+                  FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY v(k, c, q, p, sc, n)) u
+    ), d AS MATERIALIZED (
         SELECT u.*,
-               CASE WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
+               CASE WHEN u.held THEN 'held'
+                    WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
                     WHEN u.c IS NULL OR s.approval = 'none'
                          OR (s.approval = 'downgrade' AND u.p OPERATOR(custier.>) u.c) THEN 'applied'
                     -- Only a policy that asks for approval can have open adjustments to wait on.
                     WHEN EXISTS (SELECT FROM custier.adjustment a
                                   WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
                     ELSE 'proposed' END AS a
-          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY u(k, c, q, p, sc, n)
+          FROM h u
     ), ins AS (
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
@@ -360,6 +374,49 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) IS
     'internal: records a graded batch of a running evaluation and decides what is applied, proposed, kept or pending';
+
+-- Opens the adjustments a batch of a running evaluation proposes (the
+-- customers _evaluation_record decided 'proposed'), with their evidence;
+-- returns how many it opened.  A customer that got an open adjustment since
+-- the batch looked (a concurrent custier.propose: the adjustment's trigger
+-- waits for it and then refuses with unique_violation) is recorded as
+-- pending instead: the batch goes on.  One statement for the batch; one at
+-- a time only when one of them raced.
+CREATE FUNCTION @extschema@._evaluation_open(p_evaluation_id bigint, p_tbl regclass, p_policy text,
+    p_keys text[], p_tiers @extschema@.tier[], p_evidence jsonb[]) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE n bigint := 0; i integer; reason text;
+BEGIN
+    reason := format('evaluation %s of policy "%s"', p_evaluation_id, p_policy);
+    -- The adjustment's own trigger checks each, takes from_tier and the
+    -- proposer (the role that runs the evaluation) and locks the customer,
+    -- as for custier.propose().
+    BEGIN
+        INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
+        SELECT p_tbl, u.k, u.t, reason, coalesce(u.e, custier.explain(p_policy, '{}'::jsonb)), p_evaluation_id,
+               custier._actor(), now()
+          FROM unnest(p_keys, p_tiers, p_evidence) WITH ORDINALITY AS u(k, t, e, n) ORDER BY u.n;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    EXCEPTION WHEN unique_violation THEN
+        NULL;   -- someone proposed for one of them meanwhile: one at a time
+    END;
+    FOR i IN 1 .. coalesce(cardinality(p_keys), 0) LOOP
+        BEGIN
+            INSERT INTO custier.adjustment (tbl, customer_key, to_tier, reason, evidence, evaluation_id, proposed_by, proposed_at)
+            VALUES (p_tbl, p_keys[i], p_tiers[i], reason, coalesce(p_evidence[i], custier.explain(p_policy, '{}'::jsonb)),
+                    p_evaluation_id, custier._actor(), now());
+            n := n + 1;
+        EXCEPTION WHEN unique_violation THEN
+            UPDATE custier.evaluation_result r SET action = 'pending'
+             WHERE r.evaluation_id = p_evaluation_id AND r.customer_key = p_keys[i];
+        END;
+    END LOOP;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._evaluation_open(bigint, regclass, text, text[], @extschema@.tier[], jsonb[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_open(bigint, regclass, text, text[], @extschema@.tier[], jsonb[]) IS
+    'internal: opens the adjustments a batch of a running evaluation proposes; a customer someone proposed for meanwhile is pending';
 
 -- run_evaluation is a C procedure (src/evaluation.c): it commits every batch.
 CREATE PROCEDURE @extschema@.run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 10000)

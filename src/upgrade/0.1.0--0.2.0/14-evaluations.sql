@@ -79,7 +79,12 @@ CREATE OR REPLACE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of t
     OUT query text, OUT earlier bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    query := custier._evaluation_query(p_policy, false);
+    -- Held grades (src/simulation.sql): the keys held at as_of, read here as
+    -- custier's owner, travel in the query as a constant.
+    query := pg_catalog.format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
+                               custier._evaluation_holds(custier._evaluation_query(p_policy, false),
+                                   pg_catalog.format('%L', custier._held_keys((SELECT m.tbl FROM custier.managed_table m
+                                                                                WHERE m.policy OPERATOR(pg_catalog.=) p_policy), p_as_of))));
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
 END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
@@ -150,21 +155,29 @@ CREATE OR REPLACE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint
     p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
 RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record;
+DECLARE ev custier.evaluation; s record; held_keys text[];
 BEGIN
     SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
     s := custier._evaluation_setup(ev.policy);
+    held_keys := custier._held_keys(s.tbl, ev.as_of);
     RETURN QUERY
-    WITH d AS MATERIALIZED (
+    WITH h AS (
+        -- A held customer's proposal is its grade; its qualified tier is
+        -- still recorded and counts in later streaks.
+        SELECT u.k, u.c, u.q, CASE WHEN u.held THEN coalesce(u.c, u.p) ELSE u.p END AS p, u.sc, u.n, u.held
+          FROM (SELECT v.*, (v.k COLLATE "C") OPERATOR(pg_catalog.=) ANY (held_keys) AS held
+                  FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY v(k, c, q, p, sc, n)) u
+    ), d AS MATERIALIZED (
         SELECT u.*,
-               CASE WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
+               CASE WHEN u.held THEN 'held'
+                    WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
                     WHEN u.c IS NULL OR s.approval = 'none'
                          OR (s.approval = 'downgrade' AND u.p OPERATOR(custier.>) u.c) THEN 'applied'
                     -- Only a policy that asks for approval can have open adjustments to wait on.
                     WHEN EXISTS (SELECT FROM custier.adjustment a
                                   WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
                     ELSE 'proposed' END AS a
-          FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY u(k, c, q, p, sc, n)
+          FROM h u
     ), ins AS (
         INSERT INTO custier.evaluation_result
             (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
