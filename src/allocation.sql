@@ -167,6 +167,8 @@ REVOKE ALL ON FUNCTION @extschema@._set_allocation(regclass, name, name, name) F
 CREATE FUNCTION @extschema@.set_allocation(tbl regclass, owner_column name, region_column name DEFAULT NULL,
                                            industry_column name DEFAULT NULL)
 RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'custier_set_allocation';
+-- It writes (triggers, the registry): granted, like manage, to table owners.
+REVOKE ALL ON FUNCTION @extschema@.set_allocation(regclass, name, name, name) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.set_allocation(regclass, name, name, name) IS 'gives a managed table an owner column that custier.allocate fills from custier.account_owner, every change of it recorded in custier.owner_history';
 
 -- ---------------------------------------------------------------------

@@ -223,7 +223,31 @@ custier_tier_counts(PG_FUNCTION_ARGS)
 	HistoryScan hs;
 	int			r;
 
-	if (custier_history_readable(PG_GETARG_OID(0)))
+	if (custier_table_sight(PG_GETARG_OID(0), custier_actor()) == CUSTIER_SEES_SOME)
+	{
+		/* Row-level security applies: count what tiers_at shows the caller. */
+		int			rc;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute_with_args("SELECT custier.rank(s.tier), pg_catalog.count(*)"
+								   "  FROM custier.tiers_at($1, $2) s GROUP BY 1",
+								   2, (Oid[]) {REGCLASSOID, TIMESTAMPTZOID},
+								   (Datum[]) {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)},
+								   NULL, true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "custier._tier_counts: counting failed");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int32		rank = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (!isnull && rank >= 1 && rank <= TIER_MAX_RANK)
+				counts[rank] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		SPI_finish();
+	}
+	else if (custier_history_readable(PG_GETARG_OID(0)))
 	{
 		memset(&hs, 0, sizeof(hs));
 		hs.relid = PG_GETARG_OID(0);
@@ -239,11 +263,9 @@ custier_tier_counts(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------------
  * custier._evaluation_results(policy, tbl): the results of the policy's
- * finished evaluations, newest first (n = 1 is the latest), for a caller
- * who may read tbl, the policy's managed table.  custier.evaluation_result
- * is not readable by PUBLIC; the rows are read as custier's owner, like
- * tiers_at reads the history.  custier.at_risk then keeps the customers the
- * caller can see in tbl.
+ * finished evaluations, newest first (n = 1 is the latest), read as the
+ * caller: custier.evaluation_result's row-level security shows it only the
+ * customers it may see in tbl.
  * ---------------------------------------------------------------------
  */
 Datum
@@ -254,7 +276,6 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 	ParamListInfo params;
 	SPIExecuteOptions options;
 	DestReceiver *dest;
-	CustierRights sw;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!custier_history_readable(relid))
@@ -282,8 +303,6 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	custier_rights_enter(&sw, CUSTIER_AS_EXTENSION, custier_extension_owner());
-	PG_TRY();
 	{
 		if (SPI_execute_extended("SELECT e.n::integer, r.customer_key, r.qualified_tier"
 								 "  FROM (SELECT ev.evaluation_id,"
@@ -295,11 +314,6 @@ custier_evaluation_results(PG_FUNCTION_ARGS)
 								 &options) != SPI_OK_SELECT)
 			elog(ERROR, "custier._evaluation_results failed");
 	}
-	PG_FINALLY();
-	{
-		custier_rights_exit(&sw);
-	}
-	PG_END_TRY();
 	SPI_finish();
 	dest->rDestroy(dest);
 	return (Datum) 0;

@@ -17,12 +17,12 @@ $$, 'PUBLIC has no privilege but SELECT on the allocation tables, none on the se
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace
-       AND p.proname IN ('allocate', '_set_allocation', 'owner_history_trigger', '_account_owner_check', '_allocation_problem')
+       AND p.proname IN ('allocate', 'set_allocation', '_set_allocation', 'owner_history_trigger', '_account_owner_check', '_allocation_problem')
        AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
-$$, 'PUBLIC cannot execute allocate, the triggers or the internal functions');
+$$, 'PUBLIC cannot execute allocate, set_allocation, the triggers or the internal functions');
 SELECT is((SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = 'custier'::regnamespace
-            AND p.proname IN ('allocate', '_set_allocation', 'owner_history_trigger', '_account_owner_check', '_allocation_problem')),
-          5, 'and all of those exist (the check above is not vacuous)');
+            AND p.proname IN ('allocate', 'set_allocation', '_set_allocation', 'owner_history_trigger', '_account_owner_check', '_allocation_problem')),
+          6, 'and all of those exist (the check above is not vacuous)');
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace AND p.prosecdef
@@ -47,6 +47,8 @@ INSERT INTO victim_cust SELECT i, 'B', NULL FROM generate_series(1, 5) i;
 RESET ROLE;
 SELECT manage('victim_cust', 'id', 'grade', 'tap_victim');
 UPDATE managed_table SET managed_by = 'tap_victim' WHERE tbl = 'victim_cust'::regclass;
+-- Both may call set_allocation: only the table's owner gets anywhere.
+GRANT EXECUTE ON FUNCTION custier.set_allocation(regclass, name, name, name) TO tap_victim, tap_attacker;
 SET ROLE tap_victim;
 SELECT set_allocation('victim_cust', 'am');
 RESET ROLE;

@@ -219,7 +219,8 @@ SELECT is((SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM (SELECT DIS
               AND p.prorettype <> 'event_trigger'::regtype AND has_function_privilege('public', p.oid, 'EXECUTE')
               AND p.proname NOT LIKE 'tier\_%' AND p.proname NOT LIKE '%\_transfn' AND p.proname NOT LIKE '%\_finalfn'
               AND p.proname NOT LIKE '%\_combinefn' AND p.proname NOT LIKE '%\_serialfn' AND p.proname NOT LIKE '%\_deserialfn') p),
-          '_actor,_applying,_can_see,assign_tier,explain,frequency,growth,policy_check,policy_numeric_type,proposed_tier,rank,recency,score,tenure,tier,tiers_at',
+          -- each of these only reads (as the caller, or a yes/no about custier's own state)
+          '_actor,_applying,_can_see,_check_moments,_evaluation_holds,_evaluation_results,_extension_dependents,_forgetting,_held_keys,_holds,_key_moves,_movements,_policy_has_rows,_policy_parts,_policy_table,_restore_load,_serves,_shortfall,_simulation_query,_tier_counts,_tier_in,_timezone_ok,_visible_tiers,assign_tier,at_risk,business_add,business_between,distribution,explain,frequency,group_of,growth,kpi,migration,owner_at,period_state_in,period_state_out,policy_check,policy_numeric_type,proposed_tier,rank,rate_state_in,rate_state_out,recency,score,service_deadline,simulate,tenure,tier,tiers_at,value_metrics_state_in,value_metrics_state_out',
           'V14. PUBLIC may execute only functions that read (and the type''s, the aggregates'' support)');
 SELECT is(pg_temp.gained(), '', 'after every attack: no role gained any right, no canary row');
 SELECT * FROM finish();
