@@ -488,9 +488,9 @@ BEGIN
                FROM pg_event_trigger_ddl_commands() c
                JOIN pg_trigger t ON c.classid = 'pg_trigger'::regclass AND t.oid = c.objid
                JOIN custier.managed_table mt ON mt.tbl = t.tgrelid
-              WHERE t.tgname LIKE 'custier\_%'
-                -- a restore re-creates them, once (src/lifecycle.c)
-                AND NOT custier._restoring() LOOP
+              WHERE t.tgname LIKE 'custier\_%' LOOP
+        -- A restore re-creates them, once (src/lifecycle.c).
+        CONTINUE WHEN custier._restoring();
         RAISE EXCEPTION 'cannot create or replace trigger % on %: the table is managed by custier', m.tgname, m.tbl
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = format('Trigger names starting with custier_ are custier''s; call custier.unmanage(%L) first.', m.tbl);
