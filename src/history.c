@@ -997,8 +997,8 @@ custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
 											fn[0] ? 0 : DatumGetTier(f[0]), DatumGetTier(t[0]));
 		}
 		/* As the table's owner: its own triggers run as it, not as custier. */
-		changed = custier_exec_with(CUSTIER_AS_TABLE_OWNER, table_owner, sql, 3, argtypes, values,
-									NULL, false, 0);
+		changed = custier_exec_generic(CUSTIER_AS_TABLE_OWNER, table_owner, sql, 3, argtypes, values,
+									   NULL, false, 0);
 
 		/*
 		 * The window lets this statement's rows through; a trigger of the

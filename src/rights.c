@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -125,6 +126,33 @@ custier_exec_with(CustierRightsKind kind, Oid role, const char *sql, int nargs, 
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, count);
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&r);
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "custier: SPI failed (%s): %s", SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+uint64
+custier_exec_generic(CustierRightsKind kind, Oid role, const char *sql, int nargs, Oid *argtypes,
+					 Datum *values, const char *nulls, bool read_only, long count)
+{
+	CustierRights r;
+	volatile int rc = 0;
+
+	custier_rights_enter(&r, kind, role);
+	PG_TRY();
+	{
+		/* Parsed and planned with these rights and this search_path. */
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "custier: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		rc = SPI_execute_plan(plan, values, nulls, read_only, count);
 	}
 	PG_FINALLY();
 	{

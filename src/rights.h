@@ -77,6 +77,15 @@ extern uint64 custier_exec_as(Oid role, const char *sql, int nargs, Oid *argtype
 extern uint64 custier_exec_with(CustierRightsKind kind, Oid role, const char *sql, int nargs,
 								Oid *argtypes, Datum *values, const char *nulls,
 								bool read_only, long count);
+/*
+ * custier_exec_with, planned once for any parameter values (a generic
+ * plan): for statements that take a batch as array parameters, so that the
+ * planner sizes the join by its usual estimate (an index probe per element)
+ * rather than by the array at hand (a hash join over the whole table).
+ */
+extern uint64 custier_exec_generic(CustierRightsKind kind, Oid role, const char *sql, int nargs,
+								   Oid *argtypes, Datum *values, const char *nulls,
+								   bool read_only, long count);
 /* The same as the caller (CUSTIER_AS_CALLER). */
 extern uint64 custier_exec_as_caller(const char *sql, int nargs, Oid *argtypes,
 									 Datum *values, const char *nulls, bool read_only, long count);
