@@ -124,17 +124,19 @@ BEGIN
     ELSE
         earlier := $q$'{}'::custier.tier[]$q$;
     END IF;
+    -- One custier._grade call per customer grades it once: tier, score and
+    -- (with $4) the explanation, from one reading of its metrics row; the
+    -- look-back joins carry its result, not the row.
     RETURN format($q$
-SELECT c.customer_key, c.current_tier, c.qualified_tier, c.proposed_tier, c.score,
-       -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $4 THEN CASE WHEN c.has_metrics THEN custier.explain(%5$L, c.metrics) ELSE custier.explain(%5$L, '{}'::jsonb) END
-       END AS explanation
+SELECT c.customer_key, c.current_tier, (c.g).qualified_tier AS qualified_tier, c.proposed_tier,
+       (c.g).score AS score, (c.g).explanation AS explanation
 FROM (
-    SELECT q.*, custier.proposed_tier(q.current_tier, q.qualified_tier, %9$s, %6$s, %7$s, %8$s) AS proposed_tier
+    SELECT q.customer_key, q.current_tier, q.g,
+           custier.proposed_tier(q.current_tier, (q.g).qualified_tier, %9$s, %6$s, %7$s, %8$s) AS proposed_tier
     FROM (
-        SELECT t.%1$I::text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-               CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
-               CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::jsonb) ELSE custier.score(%5$L, m) END AS score
+        -- A customer with no metrics row has no metrics: graded as an empty object.
+        SELECT t.%1$I::text AS customer_key, t.%3$I AS current_tier,
+               custier._grade(%5$L, m, m.%2$I IS NOT NULL, $4) AS g
         FROM %4$s t LEFT JOIN %10$s m ON m.%2$I = t.%1$I %12$s
         %13$s
         ORDER BY t.%1$I

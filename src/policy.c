@@ -15,6 +15,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -39,6 +40,7 @@ PG_FUNCTION_INFO_V1(explain_jsonb);
 PG_FUNCTION_INFO_V1(explain_record);
 PG_FUNCTION_INFO_V1(custier_shortfall_jsonb);
 PG_FUNCTION_INFO_V1(custier_shortfall_record);
+PG_FUNCTION_INFO_V1(custier_grade_record);
 PG_FUNCTION_INFO_V1(policy_edited);
 PG_FUNCTION_INFO_V1(policy_audit_trigger);
 
@@ -159,8 +161,23 @@ typedef struct CompiledPolicy
 	Numeric		denominator;	/* score = Σ ÷ denominator */
 	Numeric		zero;
 	MetricValue *values;		/* scratch, one per criterion */
+	int		   *met;			/* scratch, one per criterion: rank or band met */
 	RowMap	   *rowmap;			/* one per row type, the last one used first */
+
+	/*
+	 * The score depends only on what each criterion met (its rank, or its
+	 * band): it is computed once per combination and kept here, so a row
+	 * costs no numeric arithmetic for it.  memo_n is 0 when there are too
+	 * many combinations to keep.
+	 */
+	int			memo_n;
+	int		   *memo_stride;	/* per criterion */
+	Numeric    *score_memo;		/* per combination, NULL until computed */
+	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
 } CompiledPolicy;
+
+/* Combinations of met values a compiled policy keeps scores for, at most. */
+#define SCORE_MEMO_MAX 4096
 
 /*
  * fn_extra: every policy this call site has graded with in this statement.
@@ -180,6 +197,7 @@ typedef struct PolicyCache
 	int			maxslots;
 	int			last;			/* slot of the previous call */
 	CompiledPolicy **slot;
+	TupleDesc	result_desc;	/* custier._grade's result row, blessed */
 } PolicyCache;
 
 /*
@@ -560,6 +578,28 @@ policy_compile(text *name, MemoryContext parent)
 		p->denominator = sum_weight;
 	else
 		p->denominator = numeric_times(sum_weight, int64_to_numeric(p->ngrades));
+
+	p->met = palloc0(sizeof(int) * Max(p->ncrit, 1));
+	for (r = 1; r <= TIER_MAX_RANK; r++)
+	{
+		p->tier_str[r][0] = TIER_LETTER(r);
+		p->tier_str[r][1] = '\0';
+	}
+	p->memo_stride = palloc0(sizeof(int) * Max(p->ncrit, 1));
+	p->memo_n = 1;
+	for (i = 0; i < p->ncrit && p->memo_n > 0; i++)
+	{
+		/* thresholds: rank 0..ngrades; score: band -1..nbands-1, kept as +1 */
+		int			values = p->is_score ? p->crit[i].nbands + 1 : p->ngrades + 1;
+
+		p->memo_stride[i] = p->memo_n;
+		if ((int64) p->memo_n * values > SCORE_MEMO_MAX)
+			p->memo_n = 0;
+		else
+			p->memo_n *= values;
+	}
+	if (p->memo_n > 0)
+		p->score_memo = palloc0(sizeof(Numeric) * p->memo_n);
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
@@ -949,13 +989,21 @@ criterion_best_band(const Criterion *c, const MetricValue *v)
 	return -1;
 }
 
-/* The score, NULL (isnull) for a policy without criteria; met[i] gets rank or band. */
+/*
+ * The score, NULL (isnull) for a policy without criteria; met[i] gets rank
+ * or band.  The returned value may be the policy's own (memoized): callers
+ * read it, never change it.
+ */
 static Numeric
 policy_score(CompiledPolicy *p, int *met, bool *isnull)
 {
 	Numeric		sum = p->zero;
+	Numeric		score;
+	int			key = 0;
 	int			i;
 
+	if (met == NULL)
+		met = p->met;
 	*isnull = (p->ncrit == 0);
 	for (i = 0; i < p->ncrit; i++)
 	{
@@ -963,26 +1011,43 @@ policy_score(CompiledPolicy *p, int *met, bool *isnull)
 
 		if (p->is_score)
 		{
-			int			b = criterion_best_band(c, &p->values[i]);
-
-			if (b >= 0)
-				sum = numeric_plus(sum, c->bands[b].wpoints);
-			if (met)
-				met[i] = b;
+			met[i] = criterion_best_band(c, &p->values[i]);
+			key += (met[i] + 1) * p->memo_stride[i];
 		}
 		else
 		{
-			int			r = criterion_best_rank(c, &p->values[i]);
-
-			if (r > 0)
-				sum = numeric_plus(sum, c->rank_wk[r]);
-			if (met)
-				met[i] = r;
+			met[i] = criterion_best_rank(c, &p->values[i]);
+			key += met[i] * p->memo_stride[i];
 		}
 	}
 	if (*isnull)
 		return NULL;
-	return numeric_quotient(sum, p->denominator);
+	if (p->memo_n > 0 && p->score_memo[key] != NULL)
+		return p->score_memo[key];
+
+	/* the same sum, in the same order, as without the memo */
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		if (p->is_score)
+		{
+			if (met[i] >= 0)
+				sum = numeric_plus(sum, c->bands[met[i]].wpoints);
+		}
+		else if (met[i] > 0)
+			sum = numeric_plus(sum, c->rank_wk[met[i]]);
+	}
+	score = numeric_quotient(sum, p->denominator);
+	if (p->memo_n > 0)
+	{
+		Numeric		copy = MemoryContextAlloc(p->cxt, VARSIZE(score));
+
+		memcpy(copy, score, VARSIZE(score));
+		p->score_memo[key] = copy;
+		score = copy;
+	}
+	return score;
 }
 
 static Tier
@@ -1128,17 +1193,6 @@ push_string(JsonbParseState **st, const char *key, const char *s)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-/* pushJsonbValue keeps pointers: every string must outlive the build. */
-static char *
-tier_string(Tier t)
-{
-	char	   *s = palloc(2);
-
-	s[0] = TIER_LETTER(t);
-	s[1] = '\0';
-	return s;
-}
-
 /* A number; infinities (float columns) as strings, as to_jsonb does. */
 static void
 push_numeric(JsonbParseState **st, const char *key, Numeric n)
@@ -1161,57 +1215,160 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-static Jsonb *
-policy_explain(CompiledPolicy *p)
+/*
+ * The explanation is built as a JsonbValue tree whose object keys are
+ * already in jsonb's order (shorter keys first, then bytewise) and unique,
+ * and converted in one pass (JsonbValueToJsonb writes pairs in the order
+ * given): the same bytes pushJsonbValue gives, without its per-object sort.
+ * The orders below are that rule applied to the fixed key names.
+ */
+static inline void
+jv_key(JsonbPair *pair, const char *key, int len)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-	int		   *met = palloc(sizeof(int) * Max(p->ncrit, 1));
-	bool		isnull;
-	Numeric		score = policy_score(p, met, &isnull);
-	Tier		tier = policy_assign(p);
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = len;
+	pair->order = 0;
+}
+
+#define JV_KEY(pair, lit) jv_key((pair), (lit), sizeof(lit) - 1)
+
+static inline void
+jv_string(JsonbValue *v, const char *s)
+{
+	if (s == NULL)
+		v->type = jbvNull;
+	else
+	{
+		v->type = jbvString;
+		v->val.string.val = (char *) s;
+		v->val.string.len = strlen(s);
+	}
+}
+
+/* A number; infinities (float columns) as strings, as to_jsonb does. */
+static inline void
+jv_numeric(JsonbValue *v, Numeric n)
+{
+	if (n == NULL)
+		v->type = jbvNull;
+	else if (numeric_is_nan(n) || numeric_is_inf(n))
+		jv_string(v, numeric_normalize(n));
+	else
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = n;
+	}
+}
+
+/* The explanation of the row in p->values, graded tier with score (met: per criterion). */
+static Jsonb *
+policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
 	Tier		next = policy_next_tier(p, tier);
+	JsonbValue	root;
+	JsonbValue	criteria;
+	JsonbPair  *top;
+	int			ntop = p->is_score ? 8 : 7;
 	int			i;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "policy", p->name);
-	push_string(&st, "method", p->is_score ? "score" : "thresholds");
-	push_string(&st, "tier", tier_string(tier));
-	push_string(&st, "label", p->label[tier]);
-	push_numeric(&st, "score", isnull ? NULL : score);
-	push_string(&st, "next_tier", next ? tier_string(next) : NULL);
-	if (p->is_score)
-		push_numeric(&st, "score_to_next",
-					 (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
-	push_key(&st, "criteria");
-	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	criteria.type = jbvArray;
+	criteria.val.array.rawScalar = false;
+	criteria.val.array.nElems = p->ncrit;
+	criteria.val.array.elems = palloc(sizeof(JsonbValue) * Max(p->ncrit, 1));
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
+		JsonbValue *obj = &criteria.val.array.elems[i];
+		JsonbPair  *kv;
+		int			n = 0;
 
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_string(&st, "metric", c->metric);
-		push_numeric(&st, "value", v->isnull ? NULL : v->isint ? int64_to_numeric(v->i) : v->n);
-		push_numeric(&st, "weight", c->weight);
-		push_string(&st, "direction", c->higher_is_better ? "higher is better" : "lower is better");
+		obj->type = jbvObject;
+		kv = palloc(sizeof(JsonbPair) * 8);
 		if (p->is_score)
 		{
-			push_numeric(&st, "band", met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
-			push_numeric(&st, "points", met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+			/* band, value, metric, points, weight, direction */
+			JV_KEY(&kv[n], "band");
+			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
 		}
+		JV_KEY(&kv[n], "value");
+		jv_numeric(&kv[n++].value, v->isnull ? NULL : v->isint ? int64_to_numeric(v->i) : v->n);
+		JV_KEY(&kv[n], "metric");
+		kv[n].value.type = jbvString;
+		kv[n].value.val.string.val = c->metric;
+		kv[n++].value.val.string.len = c->metric_len;
+		JV_KEY(&kv[n], "points");
+		if (p->is_score)
+			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].points : p->zero);
 		else
+			jv_numeric(&kv[n++].value, p->rank_points[met[i]]);
+		JV_KEY(&kv[n], "weight");
+		jv_numeric(&kv[n++].value, c->weight);
+		if (!p->is_score)
 		{
-			push_string(&st, "tier_met", met[i] > 0 ? tier_string((Tier) met[i]) : NULL);
-			push_numeric(&st, "points", p->rank_points[met[i]]);
-			push_numeric(&st, "keep_gap", criterion_gap(p, i, tier));
-			push_numeric(&st, "next_gap", next ? criterion_gap(p, i, next) : NULL);
+			/* keep_gap, next_gap, tier_met: 8 bytes each, bytewise */
+			JV_KEY(&kv[n], "keep_gap");
+			jv_numeric(&kv[n++].value, criterion_gap(p, i, tier));
+			JV_KEY(&kv[n], "next_gap");
+			jv_numeric(&kv[n++].value, next ? criterion_gap(p, i, next) : NULL);
+			JV_KEY(&kv[n], "tier_met");
+			jv_string(&kv[n++].value, met[i] > 0 ? p->tier_str[met[i]] : NULL);
 		}
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		JV_KEY(&kv[n], "direction");
+		jv_string(&kv[n++].value, c->higher_is_better ? "higher is better" : "lower is better");
+		obj->val.object.nPairs = n;
+		obj->val.object.pairs = kv;
 	}
-	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+
+	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
+	top = palloc(sizeof(JsonbPair) * ntop);
+	JV_KEY(&top[0], "tier");
+	jv_string(&top[0].value, p->tier_str[tier]);
+	JV_KEY(&top[1], "label");
+	jv_string(&top[1].value, p->label[tier]);
+	JV_KEY(&top[2], "score");
+	jv_numeric(&top[2].value, isnull ? NULL : score);
+	JV_KEY(&top[3], "method");
+	jv_string(&top[3].value, p->is_score ? "score" : "thresholds");
+	JV_KEY(&top[4], "policy");
+	top[4].value.type = jbvString;
+	top[4].value.val.string.val = p->name;
+	top[4].value.val.string.len = p->name_len;
+	JV_KEY(&top[5], "criteria");
+	top[5].value = criteria;
+	JV_KEY(&top[6], "next_tier");
+	jv_string(&top[6].value, next ? p->tier_str[next] : NULL);
+	if (p->is_score)
+	{
+		JV_KEY(&top[7], "score_to_next");
+		jv_numeric(&top[7].value,
+				   (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
+	}
+	root.type = jbvObject;
+	root.val.object.nPairs = ntop;
+	root.val.object.pairs = top;
+	return JsonbValueToJsonb(&root);
+}
+
+/* Grades the row in p->values once: tier, score and what each criterion met. */
+static Tier
+policy_grade(CompiledPolicy *p, Numeric *score, bool *isnull)
+{
+	*score = policy_score(p, p->met, isnull);
+	if (p->is_score)
+		return tier_for_score(p, *score, *isnull);
+	return policy_assign(p);
+}
+
+static Jsonb *
+policy_explain(CompiledPolicy *p)
+{
+	bool		isnull;
+	Numeric		score;
+	Tier		tier = policy_grade(p, &score, &isnull);
+
+	return policy_explain_graded(p, p->met, score, isnull, tier);
 }
 
 /*
@@ -1331,6 +1488,62 @@ custier_shortfall_record(PG_FUNCTION_ARGS)
 	CompiledPolicy *p = policy_with_record(fcinfo);
 
 	PG_RETURN_JSONB_P(policy_shortfall(p, PG_GETARG_TIER(2)));
+}
+
+/*
+ * custier._grade(policy, metrics record, has_metrics, with_explanation,
+ * OUT qualified_tier, OUT score, OUT explanation): what assign_tier, score
+ * and explain give for the row, from one reading of it and one grading (the
+ * evaluation query's single call per customer).  A customer without a
+ * metrics row (has_metrics false, or metrics NULL) is graded as the empty
+ * object '{}'; the explanation is NULL unless asked for.
+ */
+Datum
+custier_grade_record(PG_FUNCTION_ARGS)
+{
+	CompiledPolicy *p;
+	PolicyCache *cache;
+	Numeric		score;
+	bool		isnull;
+	Tier		tier;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	p = policy_lookup(fcinfo, PG_GETARG_TEXT_PP(0));
+	cache = (PolicyCache *) fcinfo->flinfo->fn_extra;
+	if (cache->result_desc == NULL)
+	{
+		TupleDesc	desc;
+		MemoryContext oldcxt;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "custier: _grade must return a row");
+		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		cache->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
+		record_values(p, PG_GETARG_HEAPTUPLEHEADER(1));
+	else
+		for (i = 0; i < p->ncrit; i++)
+		{
+			p->values[i].isnull = true;
+			p->values[i].isint = false;
+		}
+
+	tier = policy_grade(p, &score, &isnull);
+	values[0] = TierGetDatum(tier);
+	values[1] = isnull ? (Datum) 0 : NumericGetDatum(score);
+	nulls[1] = isnull;
+	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+		values[2] = JsonbPGetDatum(policy_explain_graded(p, p->met, score, isnull, tier));
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->result_desc, values, nulls)));
 }
 
 /* ---------------------------------------------------------------- triggers */
