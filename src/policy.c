@@ -1261,6 +1261,188 @@ jv_numeric(JsonbValue *v, Numeric n)
 	}
 }
 
+/*
+ * A JsonbValue tree (objects with sorted, unique keys; no jbvBinary, no
+ * NaN) written to the jsonb format in one exactly-sized buffer: the bytes
+ * JsonbValueToJsonb writes (the same headers, JEntries, offsets every
+ * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
+ * measured from the start of the varlena), without its per-append checks
+ * and buffer growth, which cost more than the rest of an explanation.
+ */
+typedef struct JbBuf
+{
+	char	   *data;
+	int			len;
+} JbBuf;
+
+static Size
+jb_bound(const JsonbValue *v)
+{
+	Size		n = 0;
+	int			i;
+
+	switch (v->type)
+	{
+		case jbvString:
+			return v->val.string.len;
+		case jbvNumeric:
+			return VARSIZE_ANY(v->val.numeric) + 3;
+		case jbvArray:
+			n = 3 + 4 + sizeof(JEntry) * v->val.array.nElems;
+			for (i = 0; i < v->val.array.nElems; i++)
+				n += jb_bound(&v->val.array.elems[i]);
+			return n;
+		case jbvObject:
+			n = 3 + 4 + sizeof(JEntry) * 2 * v->val.object.nPairs;
+			for (i = 0; i < v->val.object.nPairs; i++)
+				n += v->val.object.pairs[i].key.val.string.len + jb_bound(&v->val.object.pairs[i].value);
+			return n;
+		default:
+			return 0;
+	}
+}
+
+static inline int
+jb_pad(JbBuf *b)
+{
+	int			pad = INTALIGN(b->len) - b->len;
+
+	memset(b->data + b->len, 0, pad);
+	b->len += pad;
+	return pad;
+}
+
+static inline void
+jb_append(JbBuf *b, const void *src, int len)
+{
+	memcpy(b->data + b->len, src, len);
+	b->len += len;
+}
+
+static void jb_value(JbBuf *b, JEntry *je, const JsonbValue *v);
+
+static inline void
+jb_scalar(JbBuf *b, JEntry *je, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			*je = JENTRY_ISNULL;
+			break;
+		case jbvString:
+			jb_append(b, v->val.string.val, v->val.string.len);
+			*je = v->val.string.len;
+			break;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(v->val.numeric);
+				int			pad = jb_pad(b);
+
+				jb_append(b, v->val.numeric, numlen);
+				*je = JENTRY_ISNUMERIC | (pad + numlen);
+				break;
+			}
+		case jbvBool:
+			*je = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		default:
+			elog(ERROR, "custier: unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+static void
+jb_array(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+{
+	int			base = b->len;
+	int			n = v->val.array.nElems;
+	uint32		header = n | JB_FARRAY;
+	int			jentry_at;
+	int			total = 0;
+	int			i;
+
+	jb_pad(b);
+	jb_append(b, &header, sizeof(uint32));
+	jentry_at = b->len;
+	b->len += sizeof(JEntry) * n;
+	for (i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		jb_value(b, &meta, &v->val.array.elems[i]);
+		total += JBE_OFFLENFLD(meta);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
+		jentry_at += sizeof(JEntry);
+	}
+	*pheader = JENTRY_ISCONTAINER | (b->len - base);
+}
+
+static void
+jb_object(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+{
+	int			base = b->len;
+	int			n = v->val.object.nPairs;
+	uint32		header = n | JB_FOBJECT;
+	int			jentry_at;
+	int			total = 0;
+	int			i;
+
+	jb_pad(b);
+	jb_append(b, &header, sizeof(uint32));
+	jentry_at = b->len;
+	b->len += sizeof(JEntry) * 2 * n;
+	/* the keys, then the values */
+	for (i = 0; i < 2 * n; i++)
+	{
+		const JsonbPair *pair = &v->val.object.pairs[i < n ? i : i - n];
+		JEntry		meta;
+
+		if (i < n)
+			jb_scalar(b, &meta, &pair->key);
+		else
+			jb_value(b, &meta, &pair->value);
+		total += JBE_OFFLENFLD(meta);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
+		jentry_at += sizeof(JEntry);
+	}
+	*pheader = JENTRY_ISCONTAINER | (b->len - base);
+}
+
+static void
+jb_value(JbBuf *b, JEntry *je, const JsonbValue *v)
+{
+	if (v->type == jbvArray)
+		jb_array(b, je, v);
+	else if (v->type == jbvObject)
+		jb_object(b, je, v);
+	else
+		jb_scalar(b, je, v);
+}
+
+/* The jsonb of an object or array tree, as JsonbValueToJsonb gives it. */
+static Jsonb *
+jb_encode(const JsonbValue *root)
+{
+	Size		bound = VARHDRSZ + jb_bound(root);
+	JbBuf		b;
+	JEntry		je;
+
+	Assert(root->type == jbvObject || root->type == jbvArray);
+	if (bound > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK)));
+	b.data = palloc(bound);
+	b.len = VARHDRSZ;
+	jb_value(&b, &je, root);
+	SET_VARSIZE(b.data, b.len);
+	return (Jsonb *) b.data;
+}
+
 /* The explanation of the row in p->values, graded tier with score (met: per criterion). */
 static Jsonb *
 policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
@@ -1269,6 +1451,7 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	JsonbValue	root;
 	JsonbValue	criteria;
 	JsonbPair  *top;
+	JsonbPair  *pairs;
 	int			ntop = p->is_score ? 8 : 7;
 	int			i;
 
@@ -1276,6 +1459,7 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	criteria.val.array.rawScalar = false;
 	criteria.val.array.nElems = p->ncrit;
 	criteria.val.array.elems = palloc(sizeof(JsonbValue) * Max(p->ncrit, 1));
+	pairs = palloc(sizeof(JsonbPair) * 8 * Max(p->ncrit, 1));
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
@@ -1285,7 +1469,7 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 		int			n = 0;
 
 		obj->type = jbvObject;
-		kv = palloc(sizeof(JsonbPair) * 8);
+		kv = pairs + 8 * i;
 		if (p->is_score)
 		{
 			/* band, value, metric, points, weight, direction */
@@ -1293,7 +1477,13 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
 		}
 		JV_KEY(&kv[n], "value");
-		jv_numeric(&kv[n++].value, v->isnull ? NULL : v->isint ? int64_to_numeric(v->i) : v->n);
+		if (!v->isnull && v->isint)
+		{
+			kv[n].value.type = jbvNumeric;
+			kv[n++].value.val.numeric = int64_to_numeric(v->i);
+		}
+		else
+			jv_numeric(&kv[n++].value, v->isnull ? NULL : v->n);
 		JV_KEY(&kv[n], "metric");
 		kv[n].value.type = jbvString;
 		kv[n].value.val.string.val = c->metric;
@@ -1316,7 +1506,9 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 			jv_string(&kv[n++].value, met[i] > 0 ? p->tier_str[met[i]] : NULL);
 		}
 		JV_KEY(&kv[n], "direction");
-		jv_string(&kv[n++].value, c->higher_is_better ? "higher is better" : "lower is better");
+		kv[n].value.type = jbvString;
+		kv[n].value.val.string.val = c->higher_is_better ? "higher is better" : "lower is better";
+		kv[n++].value.val.string.len = c->higher_is_better ? 16 : 15;
 		obj->val.object.nPairs = n;
 		obj->val.object.pairs = kv;
 	}
@@ -1324,13 +1516,17 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
 	top = palloc(sizeof(JsonbPair) * ntop);
 	JV_KEY(&top[0], "tier");
-	jv_string(&top[0].value, p->tier_str[tier]);
+	top[0].value.type = jbvString;
+	top[0].value.val.string.val = p->tier_str[tier];
+	top[0].value.val.string.len = 1;
 	JV_KEY(&top[1], "label");
 	jv_string(&top[1].value, p->label[tier]);
 	JV_KEY(&top[2], "score");
 	jv_numeric(&top[2].value, isnull ? NULL : score);
 	JV_KEY(&top[3], "method");
-	jv_string(&top[3].value, p->is_score ? "score" : "thresholds");
+	top[3].value.type = jbvString;
+	top[3].value.val.string.val = p->is_score ? "score" : "thresholds";
+	top[3].value.val.string.len = p->is_score ? 5 : 10;
 	JV_KEY(&top[4], "policy");
 	top[4].value.type = jbvString;
 	top[4].value.val.string.val = p->name;
@@ -1348,7 +1544,7 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	root.type = jbvObject;
 	root.val.object.nPairs = ntop;
 	root.val.object.pairs = top;
-	return JsonbValueToJsonb(&root);
+	return jb_encode(&root);
 }
 
 /* Grades the row in p->values once: tier, score and what each criterion met. */
