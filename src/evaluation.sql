@@ -120,7 +120,9 @@ BEGIN
           AND r%1$s.customer_key OPERATOR(pg_catalog.=) q.customer_key$j$, n);
         END LOOP;
         -- As many as there are earlier evaluations: a NULL is one the customer missed.
-        earlier := format('(ARRAY[%s]::custier.tier[])[1:pg_catalog.cardinality($3)]', earlier);
+        -- The plan knows $3: with none, or all of them, the CASE folds to one branch.
+        earlier := format($e$CASE pg_catalog.cardinality($3) WHEN 0 THEN '{}'::custier.tier[] WHEN %2$s THEN ARRAY[%1$s]::custier.tier[]
+                 ELSE (ARRAY[%1$s]::custier.tier[])[1:pg_catalog.cardinality($3)] END$e$, earlier, back);
     ELSE
         earlier := $q$'{}'::custier.tier[]$q$;
     END IF;
