@@ -1266,40 +1266,36 @@ jv_numeric(JsonbValue *v, Numeric n)
  * NaN) written to the jsonb format in one exactly-sized buffer: the bytes
  * JsonbValueToJsonb writes (the same headers, JEntries, offsets every
  * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
- * measured from the start of the varlena), without its per-append checks
- * and buffer growth, which cost more than the rest of an explanation.
+ * measured from the start of the varlena), with inlined appends in place
+ * of its out-of-line buffer checks, which cost more than the rest of an
+ * explanation.
  */
 typedef struct JbBuf
 {
 	char	   *data;
 	int			len;
+	int			cap;
 } JbBuf;
 
-static Size
-jb_bound(const JsonbValue *v)
+static void
+jb_grow(JbBuf *b, int need)
 {
-	Size		n = 0;
-	int			i;
+	if ((Size) b->len + need > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK)));
+	while (b->len + need > b->cap)
+		b->cap *= 2;
+	b->data = repalloc(b->data, b->cap);
+}
 
-	switch (v->type)
-	{
-		case jbvString:
-			return v->val.string.len;
-		case jbvNumeric:
-			return VARSIZE_ANY(v->val.numeric) + 3;
-		case jbvArray:
-			n = 3 + 4 + sizeof(JEntry) * v->val.array.nElems;
-			for (i = 0; i < v->val.array.nElems; i++)
-				n += jb_bound(&v->val.array.elems[i]);
-			return n;
-		case jbvObject:
-			n = 3 + 4 + sizeof(JEntry) * 2 * v->val.object.nPairs;
-			for (i = 0; i < v->val.object.nPairs; i++)
-				n += v->val.object.pairs[i].key.val.string.len + jb_bound(&v->val.object.pairs[i].value);
-			return n;
-		default:
-			return 0;
-	}
+/* room for need more bytes and an alignment pad */
+static inline void
+jb_need(JbBuf *b, int need)
+{
+	if (unlikely(b->len + need + 3 > b->cap))
+		jb_grow(b, need + 3);
 }
 
 static inline int
@@ -1315,6 +1311,7 @@ jb_pad(JbBuf *b)
 static inline void
 jb_append(JbBuf *b, const void *src, int len)
 {
+	jb_need(b, len);
 	memcpy(b->data + b->len, src, len);
 	b->len += len;
 }
@@ -1362,6 +1359,7 @@ jb_array(JbBuf *b, JEntry *pheader, const JsonbValue *v)
 
 	jb_pad(b);
 	jb_append(b, &header, sizeof(uint32));
+	jb_need(b, sizeof(JEntry) * n);
 	jentry_at = b->len;
 	b->len += sizeof(JEntry) * n;
 	for (i = 0; i < n; i++)
@@ -1390,6 +1388,7 @@ jb_object(JbBuf *b, JEntry *pheader, const JsonbValue *v)
 
 	jb_pad(b);
 	jb_append(b, &header, sizeof(uint32));
+	jb_need(b, sizeof(JEntry) * 2 * n);
 	jentry_at = b->len;
 	b->len += sizeof(JEntry) * 2 * n;
 	/* the keys, then the values */
@@ -1426,17 +1425,12 @@ jb_value(JbBuf *b, JEntry *je, const JsonbValue *v)
 static Jsonb *
 jb_encode(const JsonbValue *root)
 {
-	Size		bound = VARHDRSZ + jb_bound(root);
 	JbBuf		b;
 	JEntry		je;
 
 	Assert(root->type == jbvObject || root->type == jbvArray);
-	if (bound > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
-						JENTRY_OFFLENMASK)));
-	b.data = palloc(bound);
+	b.cap = 1024;
+	b.data = palloc(b.cap);
 	b.len = VARHDRSZ;
 	jb_value(&b, &je, root);
 	SET_VARSIZE(b.data, b.len);
