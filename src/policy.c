@@ -6,6 +6,10 @@
  *
  * A policy is read with SPI once per call site and statement ("compiled")
  * into fn_extra; every row of the statement then costs a few comparisons.
+ *
+ * Longer than 1000 lines because everything that reads a compiled policy
+ * lives here: grading, scoring, the explanation (with the jsonb writer that
+ * builds it in one pass), shortfalls, and the triggers that invalidate it.
  */
 #include "postgres.h"
 
