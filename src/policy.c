@@ -6,6 +6,10 @@
  *
  * A policy is read with SPI once per call site and statement ("compiled")
  * into fn_extra; every row of the statement then costs a few comparisons.
+ *
+ * Longer than 1000 lines because everything that reads a compiled policy
+ * lives here: grading, scoring, the explanation (with the jsonb writer that
+ * builds it in one pass), shortfalls, and the triggers that invalidate it.
  */
 #include "postgres.h"
 
@@ -15,6 +19,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -41,6 +46,7 @@ PG_FUNCTION_INFO_V1(custier_explain_jsonb);
 PG_FUNCTION_INFO_V1(custier_explain_record);
 PG_FUNCTION_INFO_V1(custier_shortfall_jsonb);
 PG_FUNCTION_INFO_V1(custier_shortfall_record);
+PG_FUNCTION_INFO_V1(custier_grade_record);
 PG_FUNCTION_INFO_V1(custier_policy_edited);
 PG_FUNCTION_INFO_V1(custier_policy_audit_trigger);
 
@@ -161,8 +167,23 @@ typedef struct CompiledPolicy
 	Numeric		denominator;	/* score = Σ ÷ denominator */
 	Numeric		zero;
 	MetricValue *values;		/* scratch, one per criterion */
+	int		   *met;			/* scratch, one per criterion: rank or band met */
 	RowMap	   *rowmap;			/* one per row type, the last one used first */
+
+	/*
+	 * The score depends only on what each criterion met (its rank, or its
+	 * band): it is computed once per combination and kept here, so a row
+	 * costs no numeric arithmetic for it.  memo_n is 0 when there are too
+	 * many combinations to keep.
+	 */
+	int			memo_n;
+	int		   *memo_stride;	/* per criterion */
+	Numeric    *score_memo;		/* per combination, NULL until computed */
+	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
 } CompiledPolicy;
+
+/* Combinations of met values a compiled policy keeps scores for, at most. */
+#define SCORE_MEMO_MAX 4096
 
 /*
  * fn_extra: every policy this call site has graded with in this statement.
@@ -182,6 +203,7 @@ typedef struct PolicyCache
 	int			maxslots;
 	int			last;			/* slot of the previous call */
 	CompiledPolicy **slot;
+	TupleDesc	result_desc;	/* custier._grade's result row, blessed */
 } PolicyCache;
 
 /*
@@ -567,6 +589,28 @@ policy_compile(text *name, MemoryContext parent)
 		p->denominator = sum_weight;
 	else
 		p->denominator = numeric_times(sum_weight, int64_to_numeric(p->ngrades));
+
+	p->met = palloc0(sizeof(int) * Max(p->ncrit, 1));
+	for (r = 1; r <= TIER_MAX_RANK; r++)
+	{
+		p->tier_str[r][0] = TIER_LETTER(r);
+		p->tier_str[r][1] = '\0';
+	}
+	p->memo_stride = palloc0(sizeof(int) * Max(p->ncrit, 1));
+	p->memo_n = 1;
+	for (i = 0; i < p->ncrit && p->memo_n > 0; i++)
+	{
+		/* thresholds: rank 0..ngrades; score: band -1..nbands-1, kept as +1 */
+		int			values = p->is_score ? p->crit[i].nbands + 1 : p->ngrades + 1;
+
+		p->memo_stride[i] = p->memo_n;
+		if ((int64) p->memo_n * values > SCORE_MEMO_MAX)
+			p->memo_n = 0;
+		else
+			p->memo_n *= values;
+	}
+	if (p->memo_n > 0)
+		p->score_memo = palloc0(sizeof(Numeric) * p->memo_n);
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
@@ -956,13 +1000,21 @@ criterion_best_band(const Criterion *c, const MetricValue *v)
 	return -1;
 }
 
-/* The score, NULL (isnull) for a policy without criteria; met[i] gets rank or band. */
+/*
+ * The score, NULL (isnull) for a policy without criteria; met[i] gets rank
+ * or band.  The returned value may be the policy's own (memoized): callers
+ * read it, never change it.
+ */
 static Numeric
 policy_score(CompiledPolicy *p, int *met, bool *isnull)
 {
 	Numeric		sum = p->zero;
+	Numeric		score;
+	int			key = 0;
 	int			i;
 
+	if (met == NULL)
+		met = p->met;
 	*isnull = (p->ncrit == 0);
 	for (i = 0; i < p->ncrit; i++)
 	{
@@ -970,26 +1022,43 @@ policy_score(CompiledPolicy *p, int *met, bool *isnull)
 
 		if (p->is_score)
 		{
-			int			b = criterion_best_band(c, &p->values[i]);
-
-			if (b >= 0)
-				sum = numeric_plus(sum, c->bands[b].wpoints);
-			if (met)
-				met[i] = b;
+			met[i] = criterion_best_band(c, &p->values[i]);
+			key += (met[i] + 1) * p->memo_stride[i];
 		}
 		else
 		{
-			int			r = criterion_best_rank(c, &p->values[i]);
-
-			if (r > 0)
-				sum = numeric_plus(sum, c->rank_wk[r]);
-			if (met)
-				met[i] = r;
+			met[i] = criterion_best_rank(c, &p->values[i]);
+			key += met[i] * p->memo_stride[i];
 		}
 	}
 	if (*isnull)
 		return NULL;
-	return numeric_quotient(sum, p->denominator);
+	if (p->memo_n > 0 && p->score_memo[key] != NULL)
+		return p->score_memo[key];
+
+	/* the same sum, in the same order, as without the memo */
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		if (p->is_score)
+		{
+			if (met[i] >= 0)
+				sum = numeric_plus(sum, c->bands[met[i]].wpoints);
+		}
+		else if (met[i] > 0)
+			sum = numeric_plus(sum, c->rank_wk[met[i]]);
+	}
+	score = numeric_quotient(sum, p->denominator);
+	if (p->memo_n > 0)
+	{
+		Numeric		copy = MemoryContextAlloc(p->cxt, VARSIZE(score));
+
+		memcpy(copy, score, VARSIZE(score));
+		p->score_memo[key] = copy;
+		score = copy;
+	}
+	return score;
 }
 
 static Tier
@@ -1135,17 +1204,6 @@ push_string(JsonbParseState **st, const char *key, const char *s)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-/* pushJsonbValue keeps pointers: every string must outlive the build. */
-static char *
-tier_string(Tier t)
-{
-	char	   *s = palloc(2);
-
-	s[0] = TIER_LETTER(t);
-	s[1] = '\0';
-	return s;
-}
-
 /* A number; infinities (float columns) as strings, as to_jsonb does. */
 static void
 push_numeric(JsonbParseState **st, const char *key, Numeric n)
@@ -1168,57 +1226,350 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-static Jsonb *
-policy_explain(CompiledPolicy *p)
+/*
+ * The explanation is built as a JsonbValue tree whose object keys are
+ * already in jsonb's order (shorter keys first, then bytewise) and unique,
+ * and converted in one pass (JsonbValueToJsonb writes pairs in the order
+ * given): the same bytes pushJsonbValue gives, without its per-object sort.
+ * The orders below are that rule applied to the fixed key names.
+ */
+static inline void
+jv_key(JsonbPair *pair, const char *key, int len)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-	int		   *met = palloc(sizeof(int) * Max(p->ncrit, 1));
-	bool		isnull;
-	Numeric		score = policy_score(p, met, &isnull);
-	Tier		tier = policy_assign(p);
-	Tier		next = policy_next_tier(p, tier);
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = len;
+	pair->order = 0;
+}
+
+#define JV_KEY(pair, lit) jv_key((pair), (lit), sizeof(lit) - 1)
+
+static inline void
+jv_string(JsonbValue *v, const char *s)
+{
+	if (s == NULL)
+		v->type = jbvNull;
+	else
+	{
+		v->type = jbvString;
+		v->val.string.val = (char *) s;
+		v->val.string.len = strlen(s);
+	}
+}
+
+/* A number; infinities (float columns) as strings, as to_jsonb does. */
+static inline void
+jv_numeric(JsonbValue *v, Numeric n)
+{
+	if (n == NULL)
+		v->type = jbvNull;
+	else if (numeric_is_nan(n) || numeric_is_inf(n))
+		jv_string(v, numeric_normalize(n));
+	else
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = n;
+	}
+}
+
+/*
+ * A JsonbValue tree (objects with sorted, unique keys; no jbvBinary, no
+ * NaN) written to the jsonb format in one exactly-sized buffer: the bytes
+ * JsonbValueToJsonb writes (the same headers, JEntries, offsets every
+ * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
+ * measured from the start of the varlena), with inlined appends in place
+ * of its out-of-line buffer checks, which cost more than the rest of an
+ * explanation.
+ */
+typedef struct JbBuf
+{
+	char	   *data;
+	int			len;
+	int			cap;
+} JbBuf;
+
+static void
+jb_grow(JbBuf *b, int need)
+{
+	if ((Size) b->len + need > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK)));
+	while (b->len + need > b->cap)
+		b->cap *= 2;
+	b->data = repalloc(b->data, b->cap);
+}
+
+/* room for need more bytes and an alignment pad */
+static inline void
+jb_need(JbBuf *b, int need)
+{
+	if (unlikely(b->len + need + 3 > b->cap))
+		jb_grow(b, need + 3);
+}
+
+static inline int
+jb_pad(JbBuf *b)
+{
+	int			pad = INTALIGN(b->len) - b->len;
+
+	memset(b->data + b->len, 0, pad);
+	b->len += pad;
+	return pad;
+}
+
+static inline void
+jb_append(JbBuf *b, const void *src, int len)
+{
+	jb_need(b, len);
+	memcpy(b->data + b->len, src, len);
+	b->len += len;
+}
+
+static void jb_value(JbBuf *b, JEntry *je, const JsonbValue *v);
+
+static inline void
+jb_scalar(JbBuf *b, JEntry *je, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			*je = JENTRY_ISNULL;
+			break;
+		case jbvString:
+			jb_append(b, v->val.string.val, v->val.string.len);
+			*je = v->val.string.len;
+			break;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(v->val.numeric);
+				int			pad = jb_pad(b);
+
+				jb_append(b, v->val.numeric, numlen);
+				*je = JENTRY_ISNUMERIC | (pad + numlen);
+				break;
+			}
+		case jbvBool:
+			*je = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		default:
+			elog(ERROR, "custier: unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+static void
+jb_array(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+{
+	int			base = b->len;
+	int			n = v->val.array.nElems;
+	uint32		header = n | JB_FARRAY;
+	int			jentry_at;
+	int			total = 0;
 	int			i;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "policy", p->name);
-	push_string(&st, "method", p->is_score ? "score" : "thresholds");
-	push_string(&st, "tier", tier_string(tier));
-	push_string(&st, "label", p->label[tier]);
-	push_numeric(&st, "score", isnull ? NULL : score);
-	push_string(&st, "next_tier", next ? tier_string(next) : NULL);
-	if (p->is_score)
-		push_numeric(&st, "score_to_next",
-					 (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
-	push_key(&st, "criteria");
-	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	jb_pad(b);
+	jb_append(b, &header, sizeof(uint32));
+	jb_need(b, sizeof(JEntry) * n);
+	jentry_at = b->len;
+	b->len += sizeof(JEntry) * n;
+	for (i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		jb_value(b, &meta, &v->val.array.elems[i]);
+		total += JBE_OFFLENFLD(meta);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
+		jentry_at += sizeof(JEntry);
+	}
+	*pheader = JENTRY_ISCONTAINER | (b->len - base);
+}
+
+static void
+jb_object(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+{
+	int			base = b->len;
+	int			n = v->val.object.nPairs;
+	uint32		header = n | JB_FOBJECT;
+	int			jentry_at;
+	int			total = 0;
+	int			i;
+
+	jb_pad(b);
+	jb_append(b, &header, sizeof(uint32));
+	jb_need(b, sizeof(JEntry) * 2 * n);
+	jentry_at = b->len;
+	b->len += sizeof(JEntry) * 2 * n;
+	/* the keys, then the values */
+	for (i = 0; i < 2 * n; i++)
+	{
+		const JsonbPair *pair = &v->val.object.pairs[i < n ? i : i - n];
+		JEntry		meta;
+
+		if (i < n)
+			jb_scalar(b, &meta, &pair->key);
+		else
+			jb_value(b, &meta, &pair->value);
+		total += JBE_OFFLENFLD(meta);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
+		jentry_at += sizeof(JEntry);
+	}
+	*pheader = JENTRY_ISCONTAINER | (b->len - base);
+}
+
+static void
+jb_value(JbBuf *b, JEntry *je, const JsonbValue *v)
+{
+	if (v->type == jbvArray)
+		jb_array(b, je, v);
+	else if (v->type == jbvObject)
+		jb_object(b, je, v);
+	else
+		jb_scalar(b, je, v);
+}
+
+/* The jsonb of an object or array tree, as JsonbValueToJsonb gives it. */
+static Jsonb *
+jb_encode(const JsonbValue *root)
+{
+	JbBuf		b;
+	JEntry		je;
+
+	Assert(root->type == jbvObject || root->type == jbvArray);
+	b.cap = 1024;
+	b.data = palloc(b.cap);
+	b.len = VARHDRSZ;
+	jb_value(&b, &je, root);
+	SET_VARSIZE(b.data, b.len);
+	return (Jsonb *) b.data;
+}
+
+/* The explanation of the row in p->values, graded tier with score (met: per criterion). */
+static Jsonb *
+policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
+	Tier		next = policy_next_tier(p, tier);
+	JsonbValue	root;
+	JsonbValue	criteria;
+	JsonbPair  *top;
+	JsonbPair  *pairs;
+	int			ntop = p->is_score ? 8 : 7;
+	int			i;
+
+	criteria.type = jbvArray;
+	criteria.val.array.rawScalar = false;
+	criteria.val.array.nElems = p->ncrit;
+	criteria.val.array.elems = palloc(sizeof(JsonbValue) * Max(p->ncrit, 1));
+	pairs = palloc(sizeof(JsonbPair) * 8 * Max(p->ncrit, 1));
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
+		JsonbValue *obj = &criteria.val.array.elems[i];
+		JsonbPair  *kv;
+		int			n = 0;
 
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_string(&st, "metric", c->metric);
-		push_numeric(&st, "value", v->isnull ? NULL : v->isint ? int64_to_numeric(v->i) : v->n);
-		push_numeric(&st, "weight", c->weight);
-		push_string(&st, "direction", c->higher_is_better ? "higher is better" : "lower is better");
+		obj->type = jbvObject;
+		kv = pairs + 8 * i;
 		if (p->is_score)
 		{
-			push_numeric(&st, "band", met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
-			push_numeric(&st, "points", met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+			/* band, value, metric, points, weight, direction */
+			JV_KEY(&kv[n], "band");
+			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
+		}
+		JV_KEY(&kv[n], "value");
+		if (!v->isnull && v->isint)
+		{
+			kv[n].value.type = jbvNumeric;
+			kv[n++].value.val.numeric = int64_to_numeric(v->i);
 		}
 		else
+			jv_numeric(&kv[n++].value, v->isnull ? NULL : v->n);
+		JV_KEY(&kv[n], "metric");
+		kv[n].value.type = jbvString;
+		kv[n].value.val.string.val = c->metric;
+		kv[n++].value.val.string.len = c->metric_len;
+		JV_KEY(&kv[n], "points");
+		if (p->is_score)
+			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+		else
+			jv_numeric(&kv[n++].value, p->rank_points[met[i]]);
+		JV_KEY(&kv[n], "weight");
+		jv_numeric(&kv[n++].value, c->weight);
+		if (!p->is_score)
 		{
-			push_string(&st, "tier_met", met[i] > 0 ? tier_string((Tier) met[i]) : NULL);
-			push_numeric(&st, "points", p->rank_points[met[i]]);
-			push_numeric(&st, "keep_gap", criterion_gap(p, i, tier));
-			push_numeric(&st, "next_gap", next ? criterion_gap(p, i, next) : NULL);
+			/* keep_gap, next_gap, tier_met: 8 bytes each, bytewise */
+			JV_KEY(&kv[n], "keep_gap");
+			jv_numeric(&kv[n++].value, criterion_gap(p, i, tier));
+			JV_KEY(&kv[n], "next_gap");
+			jv_numeric(&kv[n++].value, next ? criterion_gap(p, i, next) : NULL);
+			JV_KEY(&kv[n], "tier_met");
+			jv_string(&kv[n++].value, met[i] > 0 ? p->tier_str[met[i]] : NULL);
 		}
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		JV_KEY(&kv[n], "direction");
+		kv[n].value.type = jbvString;
+		kv[n].value.val.string.val = c->higher_is_better ? "higher is better" : "lower is better";
+		kv[n++].value.val.string.len = c->higher_is_better ? 16 : 15;
+		obj->val.object.nPairs = n;
+		obj->val.object.pairs = kv;
 	}
-	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+
+	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
+	top = palloc(sizeof(JsonbPair) * ntop);
+	JV_KEY(&top[0], "tier");
+	top[0].value.type = jbvString;
+	top[0].value.val.string.val = p->tier_str[tier];
+	top[0].value.val.string.len = 1;
+	JV_KEY(&top[1], "label");
+	jv_string(&top[1].value, p->label[tier]);
+	JV_KEY(&top[2], "score");
+	jv_numeric(&top[2].value, isnull ? NULL : score);
+	JV_KEY(&top[3], "method");
+	top[3].value.type = jbvString;
+	top[3].value.val.string.val = p->is_score ? "score" : "thresholds";
+	top[3].value.val.string.len = p->is_score ? 5 : 10;
+	JV_KEY(&top[4], "policy");
+	top[4].value.type = jbvString;
+	top[4].value.val.string.val = p->name;
+	top[4].value.val.string.len = p->name_len;
+	JV_KEY(&top[5], "criteria");
+	top[5].value = criteria;
+	JV_KEY(&top[6], "next_tier");
+	jv_string(&top[6].value, next ? p->tier_str[next] : NULL);
+	if (p->is_score)
+	{
+		JV_KEY(&top[7], "score_to_next");
+		jv_numeric(&top[7].value,
+				   (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
+	}
+	root.type = jbvObject;
+	root.val.object.nPairs = ntop;
+	root.val.object.pairs = top;
+	return jb_encode(&root);
+}
+
+/* Grades the row in p->values once: tier, score and what each criterion met. */
+static Tier
+policy_grade(CompiledPolicy *p, Numeric *score, bool *isnull)
+{
+	*score = policy_score(p, p->met, isnull);
+	if (p->is_score)
+		return tier_for_score(p, *score, *isnull);
+	return policy_assign(p);
+}
+
+static Jsonb *
+policy_explain(CompiledPolicy *p)
+{
+	bool		isnull;
+	Numeric		score;
+	Tier		tier = policy_grade(p, &score, &isnull);
+
+	return policy_explain_graded(p, p->met, score, isnull, tier);
 }
 
 /*
@@ -1338,6 +1689,62 @@ custier_shortfall_record(PG_FUNCTION_ARGS)
 	CompiledPolicy *p = policy_with_record(fcinfo);
 
 	PG_RETURN_JSONB_P(policy_shortfall(p, PG_GETARG_TIER(2)));
+}
+
+/*
+ * custier._grade(policy, metrics record, has_metrics, with_explanation,
+ * OUT qualified_tier, OUT score, OUT explanation): what assign_tier, score
+ * and explain give for the row, from one reading of it and one grading (the
+ * evaluation query's single call per customer).  A customer without a
+ * metrics row (has_metrics false, or metrics NULL) is graded as the empty
+ * object '{}'; the explanation is NULL unless asked for.
+ */
+Datum
+custier_grade_record(PG_FUNCTION_ARGS)
+{
+	CompiledPolicy *p;
+	PolicyCache *cache;
+	Numeric		score;
+	bool		isnull;
+	Tier		tier;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	p = policy_lookup(fcinfo, PG_GETARG_TEXT_PP(0));
+	cache = (PolicyCache *) fcinfo->flinfo->fn_extra;
+	if (cache->result_desc == NULL)
+	{
+		TupleDesc	desc;
+		MemoryContext oldcxt;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "custier: _grade must return a row");
+		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		cache->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
+		record_values(p, PG_GETARG_HEAPTUPLEHEADER(1));
+	else
+		for (i = 0; i < p->ncrit; i++)
+		{
+			p->values[i].isnull = true;
+			p->values[i].isint = false;
+		}
+
+	tier = policy_grade(p, &score, &isnull);
+	values[0] = TierGetDatum(tier);
+	values[1] = isnull ? (Datum) 0 : NumericGetDatum(score);
+	nulls[1] = isnull;
+	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+		values[2] = JsonbPGetDatum(policy_explain_graded(p, p->met, score, isnull, tier));
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->result_desc, values, nulls)));
 }
 
 /* ---------------------------------------------------------------- triggers */

@@ -474,3 +474,12 @@ COMMENT ON FUNCTION @extschema@.explain(text, jsonb) IS
     'jsonb evidence: per criterion the value, best tier met or band, points; the score and resulting tier';
 COMMENT ON FUNCTION @extschema@.explain(text, record) IS
     'jsonb evidence for this row (see explain(text, jsonb))';
+-- The evaluation query's one call per customer: assign_tier, score and
+-- (when asked) explain of one row from one reading of it.  Not STRICT: a
+-- customer without a metrics row is graded as '{}'.  It reads only what
+-- assign_tier, score and explain read, so it is as executable as they are.
+CREATE FUNCTION @extschema@._grade(policy text, metrics record, has_metrics boolean, with_explanation boolean,
+                                   OUT qualified_tier @extschema@.tier, OUT score numeric, OUT explanation jsonb)
+    AS 'MODULE_PATHNAME', 'custier_grade_record' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._grade(text, record, boolean, boolean) IS
+    'internal: assign_tier, score and (with_explanation) explain of one metrics row in one call; no metrics row (has_metrics false) grades as ''{}''';

@@ -53,18 +53,21 @@ BEGIN
     ELSE
         earlier := $e$'{}'::custier.tier[]$e$;
     END IF;
-    proposed := format('custier.proposed_tier(q.current_tier, q.qualified_tier, q.earlier, %s, %s, %s)',
+    proposed := format('custier.proposed_tier(q.current_tier, (q.g).qualified_tier, q.earlier, %s, %s, %s)',
                        s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
     RETURN format($q$
-SELECT q.customer_key, q.current_tier, q.qualified_tier, %6$s AS proposed_tier, q.score,
+SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, %6$s AS proposed_tier, (q.g).score AS score,
        -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $3 OR ($4 AND (q.qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE)
+       CASE WHEN $3 THEN (q.g).explanation
+            WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
             THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
        END AS explanation
 FROM (
+    -- One custier._grade call grades the customer once: tier, score and,
+    -- when every customer is explained ($3), the explanation.  ORDER BY and
+    -- LIMIT keep this subquery apart, so the call is not repeated per column.
     SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-           CASE WHEN m.%2$I IS NULL THEN custier.assign_tier(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.assign_tier(%5$L, m) END AS qualified_tier,
-           CASE WHEN m.%2$I IS NULL THEN custier.score(%5$L, '{}'::pg_catalog.jsonb) ELSE custier.score(%5$L, m) END AS score,
+           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g,
            %11$s AS earlier
     FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
     %10$s
