@@ -24,57 +24,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: the schema-qualified operator op between two types';
 REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
-BEGIN
-    s := custier._evaluation_setup(p_policy);
-    SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
-     WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
-    SELECT a.atttypid INTO metrics_type FROM pg_attribute a
-     WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
-    IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
-        -- What the customer qualified for in the earlier evaluations $5
-        -- (newest first); evaluation_result shows the caller the customers
-        -- it may see, and the caller reads only those here anyway.
-        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
-                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
-                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
-                   ORDER BY e.n)$e$, s.key_column);
-    ELSE
-        earlier := $e$'{}'::custier.tier[]$e$;
-    END IF;
-    proposed := format('custier.proposed_tier(q.current_tier, (q.g).qualified_tier, q.earlier, %s, %s, %s)',
-                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
-    RETURN format($q$
-SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, %6$s AS proposed_tier, (q.g).score AS score,
-       -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $3 THEN (q.g).explanation
-            WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
-            THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
-       END AS explanation
-FROM (
-    -- One custier._grade call grades the customer once: tier, score and,
-    -- when every customer is explained ($3), the explanation.  ORDER BY and
-    -- LIMIT keep this subquery apart, so the call is not repeated per column.
-    SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g,
-           %11$s AS earlier
-    FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
-    %10$s
-    ORDER BY t.%1$I
-    LIMIT $2
-) q$q$,
-        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, proposed, s.metrics_source,
-        custier._operator('=', metrics_type, key_att.atttypid),
-        -- Resuming: both sides start after the key, so each batch reads only its own rows.
-        CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
-                                       custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
-        CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
-                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
-        earlier);
-END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 
@@ -92,11 +41,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
-RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
-               proposed_tier @extschema@.tier, score numeric, explanation jsonb)
-LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'custier_evaluate';
 COMMENT ON FUNCTION @extschema@.evaluate(text, timestamptz) IS
     'what an evaluation of the policy would do now: current, qualified and proposed tier, score and explanation for every customer; changes nothing';
 REVOKE ALL ON FUNCTION @extschema@.evaluate(text, timestamptz) FROM PUBLIC;
@@ -191,9 +135,6 @@ END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) IS
     'internal: records a graded batch of a running evaluation and decides what is applied, proposed, kept or pending';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) FROM PUBLIC;
-
-CREATE OR REPLACE PROCEDURE @extschema@.run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 10000)
-LANGUAGE C AS 'MODULE_PATHNAME', 'custier_run_evaluation';
 
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
     'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';

@@ -55,7 +55,14 @@ BEGIN
                                      WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = c.objid)
                                      WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = c.objid)
                                      WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
-                                     END) = 'custier'::regnamespace LOOP
+                                     END) = 'custier'::regnamespace
+                -- a trigger that runs custier's own function is custier's
+                -- (Citus copies them onto the shards of a reference table)
+                AND NOT EXISTS (SELECT FROM pg_trigger t
+                                  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = t.tgfoid
+                                   AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                                  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'custier'
+                                 WHERE c.classid = 'pg_trigger'::regclass AND t.oid = c.objid) LOOP
         RAISE EXCEPTION 'custier''s tables take no user code: % % refused', m.command_tag, m.object_identity
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'custier writes its tables with the extension owner''s rights; a trigger, rule or policy there would run with them.';
