@@ -103,18 +103,18 @@ SELECT is((SELECT evidence FROM custier.adjustment WHERE adjustment_id = (SELECT
 
 -- propose refusals, each changing nothing
 INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K9', 'A', 'who?')$$), NULL,
-            'SPEC §5 propose: "refuses an unknown customer"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'C', 'same')$$), NULL,
-            'SPEC §5 propose: refuses "to_tier equal to the current grade"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'E', 'below D')$$), NULL,
-            'SPEC §5 propose: refuses to_tier "outside the policy''s scale" (E, lowest D)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'B', '')$$), NULL,
-            'SPEC §5 propose: refuses "an empty reason"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K1', 'C', 'again')$$), NULL,
-            'SPEC §5 propose: refuses "a second open adjustment for the same customer"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_other', $$SELECT custier.propose('contract_acct', 'K1', 'A', 'me too')$$), NULL,
-            'SPEC §5 propose: a second open adjustment is refused whoever proposes it');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K9', 'A', 'who?')$$)->>'state', 'P0002',
+          'SPEC §5 propose: "refuses an unknown customer"');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'C', 'same')$$)->>'state', '22023',
+          'SPEC §5 propose: refuses "to_tier equal to the current grade"');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'E', 'below D')$$)->>'state', '22023',
+          'SPEC §5 propose: refuses to_tier "outside the policy''s scale" (E, lowest D)');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'B', '')$$)->>'state', '22023',
+          'SPEC §5 propose: refuses "an empty reason"');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K1', 'C', 'again')$$)->>'state', '23505',
+          'SPEC §5 propose: refuses "a second open adjustment for the same customer"');
+SELECT is(pg_temp.err_as('custier_test_contract_other', $$SELECT custier.propose('contract_acct', 'K1', 'A', 'me too')$$)->>'state', '23505',
+          'SPEC §5 propose: a second open adjustment is refused whoever proposes it');
 SELECT matches(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K9', 'A', 'who?')$$)->>'message', 'K9',
                'SPEC §7: the unknown-customer refusal names the customer');
 SELECT matches(pg_temp.err_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K2', 'E', 'below D')$$)->>'message', '\mE\M',
@@ -123,10 +123,10 @@ SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused propos
 
 -- review
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.review(%s, 'legal', 'support')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 review: "the department must be one of the policy''s reviewers"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_sales', format($$SELECT custier.review(%s, 'sales', 'maybe')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5: opinion is "''support'' or ''oppose''" (other values refused)');
+SELECT is(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.review(%s, 'legal', 'support')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '22023',
+          'SPEC §5 review: "the department must be one of the policy''s reviewers"');
+SELECT is(pg_temp.err_as('custier_test_contract_sales', format($$SELECT custier.review(%s, 'sales', 'maybe')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '22023',
+          'SPEC §5: opinion is "''support'' or ''oppose''" (other values refused)');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused reviews changed nothing');
 SELECT is(pg_temp.err_as('custier_test_contract_sales', format($$SELECT custier.review(%s, 'sales', 'support', 'confirmed')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
           'SPEC §5 review: a reviewing department records its opinion');
@@ -136,19 +136,19 @@ SELECT is((SELECT format('%s|%s|%s|%s', department, reviewer, opinion, comment) 
 SELECT isnt((SELECT reviewed_at FROM custier.adjustment_review WHERE adjustment_id = (SELECT id FROM ids WHERE name = 'k1')), NULL,
             'SPEC §5: adjustment_review.reviewed_at is set');
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_sales', format($$SELECT custier.review(%s, 'sales', 'oppose')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 review: "one review per department" (second review by sales refused)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.review(%s, 'sales', 'oppose')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 review: one review per department, whoever speaks for it');
+SELECT is(pg_temp.err_as('custier_test_contract_sales', format($$SELECT custier.review(%s, 'sales', 'oppose')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '23505',
+          'SPEC §5 review: "one review per department" (second review by sales refused)');
+SELECT is(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.review(%s, 'sales', 'oppose')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '42501',
+          'SPEC §5 review: one review per department, whoever speaks for it');
 -- approve before every review
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 approve: "needs every required department''s review" (service has not reviewed)');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '55000',
+          'SPEC §5 approve: "needs every required department''s review" (service has not reviewed)');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused second review and early approval changed nothing');
 SELECT is(pg_temp.err_as('custier_test_contract_service', format($$SELECT custier.review(%s, 'service', 'oppose')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
           'SPEC §5 review: the second department reviews (comment DEFAULT NULL)');
 -- approve by the proposer
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 approve: "the approver must not be the proposer"');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '42501',
+          'SPEC §5 approve: "the approver must not be the proposer"');
 SELECT is((SELECT status FROM custier.adjustment WHERE adjustment_id = (SELECT id FROM ids WHERE name = 'k1')), 'proposed',
           'SPEC §5/§7: the refused approvals left the adjustment proposed');
 SELECT is((SELECT grade::text FROM contract_acct WHERE id = 'K1'), 'B', 'SPEC §5/§7: the refused approvals left the grade');
@@ -171,24 +171,24 @@ SELECT is((SELECT string_agg(DISTINCT actor::text, ',') FROM custier.adjustment_
 SELECT ok((SELECT bool_and(at IS NOT NULL AND event IS NOT NULL) FROM custier.adjustment_event WHERE adjustment_id = (SELECT id FROM ids WHERE name = 'k1')),
           'SPEC §5: each event row has event and at');
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_service', format($$SELECT custier.review(%s, 'service', 'support')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5 review: "only while proposed"');
-SELECT isnt(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5: an applied adjustment cannot be approved again');
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, 'too late')$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5: an applied adjustment cannot be rejected');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k1'))), NULL,
-            'SPEC §5: an applied adjustment cannot be withdrawn');
+SELECT is(pg_temp.err_as('custier_test_contract_service', format($$SELECT custier.review(%s, 'service', 'support')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '55000',
+          'SPEC §5 review: "only while proposed"');
+SELECT is(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '55000',
+          'SPEC §5: an applied adjustment cannot be approved again');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, 'too late')$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '55000',
+          'SPEC §5: an applied adjustment cannot be rejected');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k1')))->>'state', '55000',
+          'SPEC §5: an applied adjustment cannot be withdrawn');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused steps on an applied adjustment changed nothing');
 SELECT is(pg_temp.dry_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K1', 'B', 'back down')$$), NULL,
             'SPEC §5: after approval the customer''s grade is A: proposing B is allowed');
 
 -- reject
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, NULL)$$, (SELECT id FROM ids WHERE name = 'k4'))), NULL,
-            'SPEC §5 reject: "a note is required" (NULL)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, '')$$, (SELECT id FROM ids WHERE name = 'k4'))), NULL,
-            'SPEC §5 reject: "a note is required" (empty)');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, NULL)$$, (SELECT id FROM ids WHERE name = 'k4')))->>'state', '22023',
+          'SPEC §5 reject: "a note is required" (NULL)');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, '')$$, (SELECT id FROM ids WHERE name = 'k4')))->>'state', '22023',
+          'SPEC §5 reject: "a note is required" (empty)');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused rejections changed nothing');
 SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.reject(%s, 'not convinced')$$, (SELECT id FROM ids WHERE name = 'k4'))), NULL,
           'SPEC §5 reject: with a note');
@@ -202,10 +202,10 @@ SELECT is((SELECT count(*)::int FROM custier.adjustment_event WHERE adjustment_i
 INSERT INTO ids SELECT 'k4b', pg_temp.val_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_acct', 'K4', 'C', 'second try')$$)::bigint;
 SELECT isnt((SELECT id FROM ids WHERE name = 'k4b'), NULL, 'SPEC §5: a rejected adjustment is not open: a new proposal for the customer is allowed');
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k4b'))), NULL,
-            'SPEC §5 withdraw: "the proposer takes it back" (someone else cannot)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k4b'))), NULL,
-            'SPEC §5 withdraw: the approver cannot withdraw it either');
+SELECT is(pg_temp.err_as('custier_test_contract_other', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k4b')))->>'state', '42501',
+          'SPEC §5 withdraw: "the proposer takes it back" (someone else cannot)');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k4b')))->>'state', '42501',
+          'SPEC §5 withdraw: the approver cannot withdraw it either');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused withdrawals changed nothing');
 SELECT is(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.withdraw(%s)$$, (SELECT id FROM ids WHERE name = 'k4b'))), NULL,
           'SPEC §5 withdraw: by the proposer');
@@ -213,15 +213,15 @@ SELECT is((SELECT status FROM custier.adjustment WHERE adjustment_id = (SELECT i
           'SPEC §5 withdraw: "status withdrawn"');
 SELECT is((SELECT count(*)::int FROM custier.adjustment_event WHERE adjustment_id = (SELECT id FROM ids WHERE name = 'k4b')), 2,
           'SPEC §5: every step adds an adjustment_event row (propose, withdraw)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.review(%s, 'sales', 'support')$$, (SELECT id FROM ids WHERE name = 'k4b'))), NULL,
-            'SPEC §5 review: "only while proposed" (withdrawn)');
+SELECT is(pg_temp.err_as('custier_test_contract_mkt', format($$SELECT custier.review(%s, 'sales', 'support')$$, (SELECT id FROM ids WHERE name = 'k4b')))->>'state', '55000',
+          'SPEC §5 review: "only while proposed" (withdrawn)');
 
 -- approve after the grade moved: fails, changing nothing
 INSERT INTO ids SELECT 'l1', pg_temp.val_as('custier_test_contract_mkt', $$SELECT custier.propose('contract_loose', 'L1', 'B', 'good year')$$)::bigint;
 UPDATE contract_loose SET grade = 'D' WHERE id = 'L1';
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'l1'))), NULL,
-            'SPEC §5 approve: "fails … if the customer''s grade is no longer from_tier"');
+SELECT is(pg_temp.err_as('custier_test_contract_boss', format($$SELECT custier.approve(%s)$$, (SELECT id FROM ids WHERE name = 'l1')))->>'state', '55000',
+          'SPEC §5 approve: "fails … if the customer''s grade is no longer from_tier"');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5 approve: the failed approval is "changing nothing"');
 SELECT is((SELECT grade::text FROM contract_loose WHERE id = 'L1'), 'D', 'SPEC §5 approve: the moved grade stays');
 -- a policy without reviewers needs no review
@@ -236,16 +236,16 @@ SELECT is_empty($$SELECT status FROM custier.adjustment WHERE status NOT IN ('pr
 
 -- the state machine is enforced on the tables themselves
 DELETE FROM st; INSERT INTO st SELECT pg_temp.state();
-SELECT isnt(pg_temp.err($$UPDATE custier.adjustment SET status = 'applied' WHERE adjustment_id = $$ || (SELECT id FROM ids WHERE name = 'l1')), NULL,
-            'SPEC §5: "writing to them directly cannot skip a step" (UPDATE status to applied)');
-SELECT isnt(pg_temp.err($$UPDATE custier.adjustment SET status = 'proposed' WHERE adjustment_id = $$ || (SELECT id FROM ids WHERE name = 'k4')), NULL,
-            'SPEC §5: direct writes cannot reopen a rejected adjustment');
-SELECT isnt(pg_temp.err($$DELETE FROM custier.adjustment_event$$), NULL, 'SPEC §5: adjustment_event is an "append-only log" (DELETE fails)');
-SELECT isnt(pg_temp.err($$UPDATE custier.adjustment_event SET actor = 'x'$$), NULL, 'SPEC §5: adjustment_event is append-only (UPDATE fails)');
-SELECT isnt(pg_temp.err($$TRUNCATE custier.adjustment_event$$), NULL, 'SPEC §5: adjustment_event is append-only (TRUNCATE fails)');
+SELECT is(pg_temp.err($$UPDATE custier.adjustment SET status = 'applied' WHERE adjustment_id = $$ || (SELECT id FROM ids WHERE name = 'l1'))->>'state', '42501',
+          'SPEC §5: "writing to them directly cannot skip a step" (UPDATE status to applied)');
+SELECT is(pg_temp.err($$UPDATE custier.adjustment SET status = 'proposed' WHERE adjustment_id = $$ || (SELECT id FROM ids WHERE name = 'k4'))->>'state', '55000',
+          'SPEC §5: direct writes cannot reopen a rejected adjustment');
+SELECT is(pg_temp.err($$DELETE FROM custier.adjustment_event$$)->>'state', '42501', 'SPEC §5: adjustment_event is an "append-only log" (DELETE fails)');
+SELECT is(pg_temp.err($$UPDATE custier.adjustment_event SET actor = 'x'$$)->>'state', '42501', 'SPEC §5: adjustment_event is append-only (UPDATE fails)');
+SELECT is(pg_temp.err($$TRUNCATE custier.adjustment_event$$)->>'state', '42501', 'SPEC §5: adjustment_event is append-only (TRUNCATE fails)');
 SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §5/§7: the refused direct writes changed nothing');
-SELECT isnt(pg_temp.err($$INSERT INTO custier.adjustment_review (adjustment_id, department, reviewer, opinion) VALUES ($$
-                        || (SELECT id FROM ids WHERE name = 'k1') || $$, 'service', 'x', 'support')$$), NULL,
+SELECT is(pg_temp.err($$INSERT INTO custier.adjustment_review (adjustment_id, department, reviewer, opinion) VALUES ($$
+                        || (SELECT id FROM ids WHERE name = 'k1') || $$, 'service', 'x', 'support')$$)->>'state', '55000',
             'SPEC §5: a direct INSERT of a review cannot skip the rules (applied adjustment, department already reviewed)');
 
 SELECT * FROM finish();

@@ -41,12 +41,12 @@ INSERT INTO custier.policy (name) VALUES ('contract_hist'), ('contract_hist2'), 
 CREATE TABLE contract_bad_type (id int PRIMARY KEY, grade text);
 CREATE TABLE contract_bad_key (id int NOT NULL, grade custier.tier);
 CREATE TABLE contract_null_key (id int UNIQUE, grade custier.tier);
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_bad_type', 'id', 'grade', 'contract_hist')$$), NULL,
-            'SPEC §4 manage: "the tier column must be of type custier.tier" (text refused)');
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_bad_key', 'id', 'grade', 'contract_hist')$$), NULL,
-            'SPEC §4 manage: "the key column unique and not null" (no unique index refused)');
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_null_key', 'id', 'grade', 'contract_hist')$$), NULL,
-            'SPEC §4 manage: "the key column unique and not null" (nullable key refused)');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_bad_type', 'id', 'grade', 'contract_hist')$$)->>'state', '42804',
+          'SPEC §4 manage: "the tier column must be of type custier.tier" (text refused)');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_bad_key', 'id', 'grade', 'contract_hist')$$)->>'state', '42P10',
+          'SPEC §4 manage: "the key column unique and not null" (no unique index refused)');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_null_key', 'id', 'grade', 'contract_hist')$$)->>'state', '42P10',
+          'SPEC §4 manage: "the key column unique and not null" (nullable key refused)');
 SELECT is(pg_temp.err($$SELECT custier.manage('contract_bad_type', 'id', 'grade', 'contract_hist')$$)->>'state', '42804',
           'SPEC §4 manage (README: 42804): a tier column of the wrong type');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid IN ('contract_bad_type'::regclass, 'contract_bad_key'::regclass, 'contract_null_key'::regclass)), 0,
@@ -69,11 +69,11 @@ SELECT ok((SELECT bool_or(l.lanname = 'c') FROM pg_trigger t JOIN pg_proc p ON p
           'SPEC §4: tier_history is "written by a trigger function in C" (manage installed a C trigger)');
 SELECT is(custier.tier_at('contract_cust', '1', (SELECT at FROM marks WHERE name = 'managed'))::text, 'C',
           'SPEC §4 tier_at: "the customer''s grade as it stood at at" — a grade held when the table was managed');
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_cust', 'id', 'grade2', 'contract_hist2')$$), NULL,
-            'SPEC §4 manage: "one managed tier column per table" (a second tier column refused)');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_cust', 'id', 'grade2', 'contract_hist2')$$)->>'state', '42710',
+          'SPEC §4 manage: "one managed tier column per table" (a second tier column refused)');
 CREATE TABLE contract_cust_b (id int PRIMARY KEY, grade custier.tier);
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_cust_b', 'id', 'grade', 'contract_hist')$$), NULL,
-            'SPEC §6: "a policy serves at most one managed table" (a second table for the same policy refused)');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_cust_b', 'id', 'grade', 'contract_hist')$$)->>'state', '42710',
+          'SPEC §6: "a policy serves at most one managed table" (a second table for the same policy refused)');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'contract_cust_b'::regclass), 0, 'SPEC §7: that refused manage installs no trigger');
 
 -- history rows: insert, update, no-op update, delete
@@ -143,14 +143,14 @@ SELECT is((SELECT count(*)::int FROM custier.tiers_at('contract_cust', (SELECT a
 
 -- append-only, owner (here: superuser) included
 CREATE TEMP TABLE hcount AS SELECT count(*) AS n, md5(string_agg(h::text, ';' ORDER BY history_id)) AS s FROM custier.tier_history h;
-SELECT isnt(pg_temp.err($$UPDATE custier.tier_history SET reason = 'forged'$$), NULL, 'SPEC §4: "append-only: UPDATE … on it fail for every role, owner included"');
-SELECT isnt(pg_temp.err($$DELETE FROM custier.tier_history$$), NULL, 'SPEC §4: append-only: DELETE fails for the owner');
-SELECT isnt(pg_temp.err($$TRUNCATE custier.tier_history$$), NULL, 'SPEC §4: append-only: TRUNCATE fails for the owner');
+SELECT is(pg_temp.err($$UPDATE custier.tier_history SET reason = 'forged'$$)->>'state', '42501', 'SPEC §4: "append-only: UPDATE … on it fail for every role, owner included"');
+SELECT is(pg_temp.err($$DELETE FROM custier.tier_history$$)->>'state', '42501', 'SPEC §4: append-only: DELETE fails for the owner');
+SELECT is(pg_temp.err($$TRUNCATE custier.tier_history$$)->>'state', '42501', 'SPEC §4: append-only: TRUNCATE fails for the owner');
 SELECT is(pg_temp.err($$DELETE FROM custier.tier_history$$)->>'state', '42501', 'SPEC §4 append-only (README: 42501)');
-SELECT isnt(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE custier.tier_history SET reason = 'forged'$$), NULL,
-            'SPEC §4: append-only: UPDATE fails for another role');
-SELECT isnt(pg_temp.err_as('custier_test_contract_clerk', $$DELETE FROM custier.tier_history$$), NULL,
-            'SPEC §4: append-only: DELETE fails for another role');
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE custier.tier_history SET reason = 'forged'$$)->>'state', '42501',
+          'SPEC §4: append-only: UPDATE fails for another role');
+SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$DELETE FROM custier.tier_history$$)->>'state', '42501',
+          'SPEC §4: append-only: DELETE fails for another role');
 SELECT is((SELECT count(*) FROM custier.tier_history), (SELECT n FROM hcount), 'SPEC §4/§7: tier_history unchanged after the refused writes (count)');
 SELECT is((SELECT md5(string_agg(h::text, ';' ORDER BY history_id)) FROM custier.tier_history h), (SELECT s FROM hcount),
           'SPEC §4/§7: tier_history unchanged after the refused writes (content)');
@@ -194,8 +194,8 @@ SELECT is(pg_temp.err_as('custier_test_contract_clerk', $$UPDATE contract_guarde
 SELECT is((SELECT string_agg(id || grade::text, ',' ORDER BY id) FROM contract_guarded), 'g1B,g22C,g3A', 'SPEC §4/§7: only the key change took effect');
 
 -- manage NULL-safety: a missing column is refused
-SELECT isnt(pg_temp.err($$SELECT custier.manage('contract_cust_b', 'id', 'no_such_column', 'contract_hist3')$$), NULL,
-            'SPEC §4 manage: a tier column that does not exist is refused');
+SELECT is(pg_temp.err($$SELECT custier.manage('contract_cust_b', 'id', 'no_such_column', 'contract_hist3')$$)->>'state', '42703',
+          'SPEC §4 manage: a tier column that does not exist is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -142,24 +142,24 @@ SELECT is((SELECT custier.period_amounts(at, amount, '2024-03-31 00:00+00', '1 d
           'SPEC §2: periods = 1 is accepted');
 SELECT is((SELECT custier.period_counts(at, amount, '2024-03-31 00:00+00', '1 month', 5) FROM pbuy), '{3,1,0,1,0}'::int[],
           'SPEC §2: period_counts: empty periods count 0');
-SELECT isnt(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '1 month', 0) FROM pbuy$$), NULL,
-            'SPEC §2: "periods between 1 and 1000" (0 raises an error)');
-SELECT isnt(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '1 month', 1001) FROM pbuy$$), NULL,
-            'SPEC §2: "periods between 1 and 1000" (1001 raises an error)');
+SELECT is(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '1 month', 0) FROM pbuy$$)->>'state', '22023',
+          'SPEC §2: "periods between 1 and 1000" (0 raises an error)');
+SELECT is(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '1 month', 1001) FROM pbuy$$)->>'state', '22023',
+          'SPEC §2: "periods between 1 and 1000" (1001 raises an error)');
 SELECT matches(pg_temp.err($$SELECT custier.period_counts(at, amount, '2024-03-31', '1 month', 1001) FROM pbuy$$)->>'message', '1001',
                'SPEC §7: the periods error "names the offending value"');
-SELECT isnt(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '0 days', 3) FROM pbuy$$), NULL,
-            'SPEC §2: "period must be positive" (0 raises an error)');
-SELECT isnt(pg_temp.err($$SELECT custier.period_counts(at, amount, '2024-03-31', '-1 month', 3) FROM pbuy$$), NULL,
-            'SPEC §2: "period must be positive" (negative raises an error)');
-SELECT isnt(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31'::timestamptz - (amount > 5)::int * interval '1 day', '1 month', 3)
-                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$), NULL,
+SELECT is(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', '0 days', 3) FROM pbuy$$)->>'state', '22023',
+          'SPEC §2: "period must be positive" (0 raises an error)');
+SELECT is(pg_temp.err($$SELECT custier.period_counts(at, amount, '2024-03-31', '-1 month', 3) FROM pbuy$$)->>'state', '22023',
+          'SPEC §2: "period must be positive" (negative raises an error)');
+SELECT is(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31'::timestamptz - (amount > 5)::int * interval '1 day', '1 month', 3)
+                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$)->>'state', '22023',
             'SPEC §2: "as_of … must be the same on every row of a group (a different one raises an error)"');
-SELECT isnt(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', CASE WHEN amount > 5 THEN interval '1 month' ELSE interval '2 months' END, 3)
-                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$), NULL,
+SELECT is(pg_temp.err($$SELECT custier.period_amounts(at, amount, '2024-03-31', CASE WHEN amount > 5 THEN interval '1 month' ELSE interval '2 months' END, 3)
+                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$)->>'state', '22023',
             'SPEC §2: period must be the same on every row of a group');
-SELECT isnt(pg_temp.err($$SELECT custier.period_counts(at, amount, '2024-03-31', '1 month', CASE WHEN amount > 5 THEN 3 ELSE 4 END)
-                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$), NULL,
+SELECT is(pg_temp.err($$SELECT custier.period_counts(at, amount, '2024-03-31', '1 month', CASE WHEN amount > 5 THEN 3 ELSE 4 END)
+                          FROM pbuy WHERE at IS NOT NULL AND amount IS NOT NULL$$)->>'state', '22023',
             'SPEC §2: periods must be the same on every row of a group');
 SELECT is((SELECT string_agg(g::text || '=' || pa::text, ',' ORDER BY g)
            FROM (SELECT g, custier.period_amounts(at, amount, as_of, '1 month', 2) AS pa

@@ -3,7 +3,7 @@
 -- Every description cites the SPEC line it checks.
 \ir contract_setup.inc
 
-SELECT plan(104);
+SELECT plan(103);
 
 -- dry(sql): run a statement and roll it back; NULL if it succeeded, else its error.
 CREATE FUNCTION pg_temp.dry(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -241,65 +241,64 @@ INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES ('cont
 CREATE TEMP TABLE snap0 AS SELECT pg_temp.snap() AS s;
 
 CREATE TEMP TABLE v_err AS SELECT pg_temp.err($$INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES ('contract_v', 'amount', 'A', 400)$$) AS e;
-SELECT isnt((SELECT e FROM v_err), NULL, 'SPEC §3: refused: "a better tier with an easier bound" (A 400 < B 500)');
 SELECT is((SELECT e->>'state' FROM v_err), '23514', 'SPEC §3 (README: 23514 check_violation): easier bound refusal SQLSTATE');
 SELECT matches((SELECT e->>'message' FROM v_err), 'contract_v', 'SPEC §3: the error names the policy');
 SELECT matches((SELECT e->>'message' FROM v_err), 'amount', 'SPEC §3: the error names the metric');
 SELECT matches((SELECT e->>'message' FROM v_err), '\mA\M', 'SPEC §3: the error names the tier');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused easier bound changed nothing');
-SELECT isnt(pg_temp.err($$UPDATE custier.policy_threshold SET bound = 600 WHERE policy = 'contract_v' AND metric = 'amount' AND tier = 'C'$$), NULL,
-            'SPEC §3: refused: an UPDATE making a worse tier harder than a better one');
+SELECT is(pg_temp.err($$UPDATE custier.policy_threshold SET bound = 600 WHERE policy = 'contract_v' AND metric = 'amount' AND tier = 'C'$$)->>'state', '23514',
+          'SPEC §3: refused: an UPDATE making a worse tier harder than a better one');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused UPDATE changed nothing');
 
 DELETE FROM v_err;
 INSERT INTO v_err SELECT pg_temp.err($$INSERT INTO custier.policy_threshold (policy, metric, tier, bound) VALUES ('contract_v', 'amount', 'E', 10)$$);
-SELECT isnt((SELECT e FROM v_err), NULL, 'SPEC §3: refused: "a tier outside A..lowest" (threshold at E, lowest D)');
+SELECT is((SELECT e->>'state' FROM v_err), '23514', 'SPEC §3: refused: "a tier outside A..lowest" (threshold at E, lowest D)');
 SELECT ok((SELECT e->>'message' ~ 'contract_v' AND e->>'message' ~ '\mE\M' FROM v_err), 'SPEC §3: the tier-outside error names the policy and the tier');
-SELECT isnt(pg_temp.err($$INSERT INTO custier.policy_tier (policy, tier) VALUES ('contract_v', 'F')$$), NULL,
-            'SPEC §3: refused: a policy_tier outside A..lowest');
-SELECT isnt(pg_temp.err($$UPDATE custier.policy SET lowest = 'B' WHERE name = 'contract_v'$$), NULL,
-            'SPEC §3: refused: raising lowest above a tier that has a threshold (C outside A..B)');
+SELECT is(pg_temp.err($$INSERT INTO custier.policy_tier (policy, tier) VALUES ('contract_v', 'F')$$)->>'state', '23514',
+          'SPEC §3: refused: a policy_tier outside A..lowest');
+SELECT is(pg_temp.err($$UPDATE custier.policy SET lowest = 'B' WHERE name = 'contract_v'$$)->>'state', '23514',
+          'SPEC §3: refused: raising lowest above a tier that has a threshold (C outside A..B)');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused tier edits changed nothing');
 
-SELECT isnt(pg_temp.err($$UPDATE custier.policy_criterion SET weight = 0 WHERE policy = 'contract_v' AND metric = 'visits'$$), NULL,
-            'SPEC §3: refused: "a weight ≤ 0" (0)');
-SELECT isnt(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric, weight) VALUES ('contract_v', 'score', -1)$$), NULL,
-            'SPEC §3: refused: "a weight ≤ 0" (-1)');
+SELECT is(pg_temp.err($$UPDATE custier.policy_criterion SET weight = 0 WHERE policy = 'contract_v' AND metric = 'visits'$$)->>'state', '23514',
+          'SPEC §3: refused: "a weight ≤ 0" (0)');
+SELECT is(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric, weight) VALUES ('contract_v', 'score', -1)$$)->>'state', '23514',
+          'SPEC §3: refused: "a weight ≤ 0" (-1)');
 SELECT matches(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric, weight) VALUES ('contract_v', 'score', -1)$$)->>'message',
                'contract_v', 'SPEC §3: the weight error names the policy');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused weights changed nothing');
 
 DELETE FROM v_err;
 INSERT INTO v_err SELECT pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'name')$$);
-SELECT isnt((SELECT e FROM v_err), NULL, 'SPEC §3: refused: "a metric that is not a numeric-convertible column of the metrics source" (text column)');
+SELECT is((SELECT e->>'state' FROM v_err), '23514', 'SPEC §3: refused: "a metric that is not a numeric-convertible column of the metrics source" (text column)');
 SELECT ok((SELECT e->>'message' ~ 'contract_v' AND e->>'message' ~ 'name' FROM v_err), 'SPEC §3: the metric error names the policy and metric');
-SELECT isnt(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'born')$$), NULL,
-            'SPEC §3: refused: a date column of the metrics source as a metric');
-SELECT isnt(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'no_such_column')$$), NULL,
-            'SPEC §3: refused: a metric that is no column of the metrics source');
+SELECT is(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'born')$$)->>'state', '23514',
+          'SPEC §3: refused: a date column of the metrics source as a metric');
+SELECT is(pg_temp.err($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'no_such_column')$$)->>'state', '23514',
+          'SPEC §3: refused: a metric that is no column of the metrics source');
 SELECT is(pg_temp.dry($$INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v', 'score')$$), NULL,
           'SPEC §3: accepted: a real column is numeric-convertible (then rolled back)');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused metrics changed nothing');
 INSERT INTO custier.policy (name) VALUES ('contract_v2');
 INSERT INTO custier.policy_criterion (policy, metric) VALUES ('contract_v2', 'name');
 UPDATE snap0 SET s = pg_temp.snap();
-SELECT isnt(pg_temp.err($$UPDATE custier.policy SET metrics_source = 'contract_src', key_column = 'cust' WHERE name = 'contract_v2'$$), NULL,
-            'SPEC §3: refused: pointing a policy at a metrics source where its metric is a text column');
+SELECT is(pg_temp.err($$UPDATE custier.policy SET metrics_source = 'contract_src', key_column = 'cust' WHERE name = 'contract_v2'$$)->>'state', '23514',
+          'SPEC §3: refused: pointing a policy at a metrics source where its metric is a text column');
 SELECT is((SELECT metrics_source FROM custier.policy WHERE name = 'contract_v2'), NULL, 'SPEC §3/§7: the refused metrics_source changed nothing');
 
 DELETE FROM v_err;
 INSERT INTO v_err SELECT pg_temp.err($$INSERT INTO custier.policy (name, method) VALUES ('contract_vibes', 'vibes')$$);
-SELECT isnt((SELECT e FROM v_err), NULL, 'SPEC §3: refused: "an unknown method"');
+SELECT is((SELECT e->>'state' FROM v_err), '23514', 'SPEC §3: refused: "an unknown method"');
 SELECT ok((SELECT e->>'message' ~ 'contract_vibes' AND e->>'message' ~ 'vibes' FROM v_err), 'SPEC §3: the unknown-method error names the policy and method');
-SELECT isnt(pg_temp.err($$UPDATE custier.policy SET method = 'magic' WHERE name = 'contract_v'$$), NULL, 'SPEC §3: refused: UPDATE to an unknown method');
+SELECT is(pg_temp.err($$UPDATE custier.policy SET method = 'magic' WHERE name = 'contract_v'$$)->>'state', '23514', 'SPEC §3: refused: UPDATE to an unknown method');
 SELECT is(pg_temp.snap(), (SELECT s FROM snap0), 'SPEC §3/§7: the refused methods changed nothing');
 
 -- score method: a better tier with an easier min_score than a worse one
-SELECT isnt(pg_temp.err($$UPDATE custier.policy_tier SET min_score = 50 WHERE policy = 'contract_points' AND tier = 'A'$$), NULL,
-            'SPEC §3: refused: "a better tier with an easier bound than a worse one" (score method: A''s min_score 50 below B''s 60)');
+SELECT is(pg_temp.err($$UPDATE custier.policy_tier SET min_score = 50 WHERE policy = 'contract_points' AND tier = 'A'$$)->>'state', '23514',
+          'SPEC §3: refused: "a better tier with an easier bound than a worse one" (score method: A''s min_score 50 below B''s 60)');
 -- lower is better: a better tier with a higher (easier) bound is refused
-SELECT isnt(pg_temp.err($$UPDATE custier.policy_threshold SET bound = 40 WHERE policy = 'contract_low' AND tier = 'A'$$), NULL,
-            'SPEC §3: refused: lower is better, A bound 40 is easier than B''s 30');
+SELECT is(pg_temp.err($$UPDATE custier.policy_threshold SET bound = 40 WHERE policy = 'contract_low' AND tier = 'A'$$)->>'state', '23514',
+          'SPEC §3: refused: lower is better, A bound 40 is easier than B''s 30');
 
 SELECT * FROM finish();
 ROLLBACK;
