@@ -10,6 +10,10 @@ SET LOCAL TimeZone = 'UTC';
 
 SELECT plan(14);
 
+-- Seeded, and the seed printed: a failure can be replayed.
+SELECT diag('seed: 0.1357');
+SELECT setseed(0.1357);
+
 -- n random decimal digits.
 CREATE FUNCTION pg_temp.digits(n int) RETURNS text LANGUAGE sql VOLATILE AS $$
     SELECT coalesce(string_agg(floor(random() * 10)::int::text, ''), '') FROM generate_series(1, n)
