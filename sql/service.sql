@@ -1,4 +1,4 @@
--- custier service groups (SPEC §10): calendars and business time, service
+-- custier service groups: calendars and business time, service
 -- groups and their SLAs, deadlines by the grade at opening, on-time rates,
 -- meetings, group changes, and access by group (restrict).
 SET client_min_messages = warning;

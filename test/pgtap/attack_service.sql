@@ -1,4 +1,4 @@
--- pgTAP: privileges and attacks on service groups (SPEC §8, §10): what
+-- pgTAP: privileges and attacks on service groups: what
 -- PUBLIC may do, what staff of one group can reach of another's customers,
 -- what a stranger can do to someone else's table, and what a shadowing
 -- schema before pg_catalog gains.  Each attack checks that nothing changed.

@@ -1,11 +1,11 @@
--- pgTAP acceptance: SPEC §5 "NOTIFY custier_adjustment with a JSON payload".
+-- pgTAP acceptance: NOTIFY custier_adjustment with a JSON payload.
 -- A notification is delivered only on commit, so this file runs WITHOUT a
 -- wrapping transaction and listens through a dblink connection. It cleans up
 -- after itself: its table and roles are dropped, and the custier, pgtap and
 -- dblink extensions only if this file created them (if custier was already
 -- installed, its append-only adjustment rows stay, under a table name
 -- unique to this backend's run).
--- Every description cites the SPEC line it checks.
+-- Every description says the documented behaviour it checks.
 \set ON_ERROR_STOP 1
 \pset format unaligned
 \pset tuples_only true
@@ -57,24 +57,24 @@ SELECT n.notify_name, n.be_pid, n.extra::jsonb AS payload, row_number() OVER () 
 FROM dblink_get_notify('contract_listener') n;
 
 SELECT is((SELECT count(*)::int FROM got WHERE (payload->>'adjustment_id')::bigint IN (:a1, :a2, :a3)), 6,
-          'SPEC §5: "every step … sends NOTIFY custier_adjustment" (propose ×3, approve, reject, withdraw)');
-SELECT ok((SELECT bool_and(notify_name = 'custier_adjustment') FROM got), 'SPEC §5: the channel is custier_adjustment');
+          '"every step … sends NOTIFY custier_adjustment" (propose ×3, approve, reject, withdraw)');
+SELECT ok((SELECT bool_and(notify_name = 'custier_adjustment') FROM got), 'the channel is custier_adjustment');
 SELECT is_empty($$SELECT k FROM unnest(ARRAY['adjustment_id', 'status', 'tbl', 'customer_key', 'from_tier', 'to_tier']) k
                   WHERE NOT (SELECT bool_and(payload ? k) FROM got)$$,
-                'SPEC §5: the JSON payload has adjustment_id, status, tbl, customer_key, from_tier, to_tier');
+                'the JSON payload has adjustment_id, status, tbl, customer_key, from_tier, to_tier');
 SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE (payload->>'adjustment_id')::bigint = :a1), 'proposed,applied',
-          'SPEC §5: payload status follows the steps (proposed, then applied on approve)');
+          'payload status follows the steps (proposed, then applied on approve)');
 SELECT is((SELECT format('%s|%s|%s|%s', (payload->>'tbl')::regclass = 'contract_notify_acct'::regclass, payload->>'customer_key', payload->>'from_tier', payload->>'to_tier')
            FROM got WHERE (payload->>'adjustment_id')::bigint = :a1 ORDER BY i LIMIT 1),
-          't|N1|C|B', 'SPEC §5: payload tbl (the table, as a regclass name), customer_key, from_tier, to_tier describe the adjustment');
+          't|N1|C|B', 'payload tbl (the table, as a regclass name), customer_key, from_tier, to_tier describe the adjustment');
 SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE (payload->>'adjustment_id')::bigint = :a2), 'proposed,rejected',
-          'SPEC §5: reject notifies status rejected');
+          'reject notifies status rejected');
 SELECT is((SELECT string_agg(payload->>'status', ',' ORDER BY i) FROM got WHERE (payload->>'adjustment_id')::bigint = :a3), 'proposed,withdrawn',
-          'SPEC §5: withdraw notifies status withdrawn');
+          'withdraw notifies status withdrawn');
 SELECT is((SELECT count(*)::int FROM custier.adjustment_event WHERE adjustment_id IN (:a1, :a2, :a3)), 6,
-          'SPEC §5: "every step adds an adjustment_event row" (6 steps)');
+          '"every step adds an adjustment_event row" (6 steps)');
 SELECT is((SELECT string_agg(adjustment_id || ':' || status, ',' ORDER BY adjustment_id) FROM custier.adjustment WHERE adjustment_id IN (:a1, :a2, :a3)),
-          format('%s:applied,%s:rejected,%s:withdrawn', :a1, :a2, :a3), 'SPEC §5: final statuses applied, rejected, withdrawn');
+          format('%s:applied,%s:rejected,%s:withdrawn', :a1, :a2, :a3), 'final statuses applied, rejected, withdrawn');
 
 SELECT * FROM finish();
 

@@ -1,9 +1,9 @@
--- pgTAP acceptance: SPEC §6 "Evaluation runs" — catalog facts and
+-- pgTAP acceptance: evaluation runs — catalog facts and
 -- custier.evaluate() inside a transaction. Earlier evaluations are written
--- into custier.evaluation/evaluation_result (the tables SPEC says
+-- into custier.evaluation/evaluation_result (the tables
 -- upgrade_after/downgrade_after look back on). CALL run_evaluation commits,
 -- so it is checked in contract_evaluation_run.sql.
--- Every description cites the SPEC line it checks.
+-- Every description says the documented behaviour it checks.
 \ir contract_setup.inc
 SET LOCAL TimeZone = 'UTC';
 
@@ -28,19 +28,19 @@ RESET check_function_bodies;
 -- Signatures and tables
 SELECT is(pg_temp.sig('evaluate'),
           'policy text, as_of timestamp with time zone DEFAULT now() -> TABLE(customer_key text, current_tier tier, qualified_tier tier, proposed_tier tier, score numeric, explanation jsonb)',
-          'SPEC §6: "custier.evaluate(policy text, as_of timestamptz DEFAULT now()) → TABLE(customer_key text, current_tier tier, qualified_tier tier, proposed_tier tier, score numeric, explanation jsonb)"');
+          '"custier.evaluate(policy text, as_of timestamptz DEFAULT now()) → TABLE(customer_key text, current_tier tier, qualified_tier tier, proposed_tier tier, score numeric, explanation jsonb)"');
 SELECT is((SELECT prokind::text FROM pg_proc WHERE pronamespace = 'custier'::regnamespace AND proname = 'run_evaluation'), 'p',
-          'SPEC §6: run_evaluation is a procedure ("CALL custier.run_evaluation")');
+          'run_evaluation is a procedure ("CALL custier.run_evaluation")');
 SELECT is(pg_temp.sig('run_evaluation'), 'policy text, as_of timestamp with time zone DEFAULT now(), batch_size integer DEFAULT 10000 -> procedure',
-          'SPEC §6: "run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size int DEFAULT 10000)"');
+          '"run_evaluation(policy text, as_of timestamptz DEFAULT now(), batch_size int DEFAULT 10000)"');
 SELECT is(pg_temp.cols('evaluation', '{evaluation_id,policy,as_of,started_at,finished_at,customers,changed,proposed}') ~ 'MISSING', false,
-          'SPEC §6: custier.evaluation has evaluation_id, policy, as_of, started_at, finished_at, customers, changed, proposed');
+          'custier.evaluation has evaluation_id, policy, as_of, started_at, finished_at, customers, changed, proposed');
 SELECT is(pg_temp.cols('evaluation', '{evaluation_id,policy,as_of,customers,changed,proposed}'),
           'evaluation_id bigint, policy text, as_of timestamp with time zone, customers bigint, changed bigint, proposed bigint',
-          'SPEC §6: evaluation_id bigint, policy text, as_of timestamptz, customers bigint, changed bigint, proposed bigint');
+          'evaluation_id bigint, policy text, as_of timestamptz, customers bigint, changed bigint, proposed bigint');
 SELECT is(pg_temp.cols('evaluation_result', '{evaluation_id,customer_key,qualified_tier,proposed_tier,score}'),
           'evaluation_id bigint, customer_key text, qualified_tier tier, proposed_tier tier, score numeric',
-          'SPEC §6: custier.evaluation_result (evaluation_id, customer_key text, qualified_tier, proposed_tier, score numeric)');
+          'custier.evaluation_result (evaluation_id, customer_key text, qualified_tier, proposed_tier, score numeric)');
 
 -- Setup: thresholds A ≥ 1000, B ≥ 500, C ≥ 100 on "amount"; lowest D
 CREATE TABLE contract_eval_metrics (cust text PRIMARY KEY, amount numeric);
@@ -60,7 +60,7 @@ SELECT custier.manage('contract_eval_cust', 'id', 'grade', 'contract_eval');
 -- an earlier, finished evaluation of this policy
 INSERT INTO custier.evaluation (evaluation_id, policy, as_of, started_at, finished_at, customers, changed, proposed, tbl)
 VALUES (987654321, 'contract_eval', '2024-07-01', '2024-07-01', '2024-07-01 00:10', 8, 0, 0, 'contract_eval_cust');
--- action and batch are README columns beyond SPEC (NOT NULL there)
+-- action and batch are columns the reference adds (NOT NULL there)
 INSERT INTO custier.evaluation_result (evaluation_id, customer_key, qualified_tier, proposed_tier, score, action, batch) VALUES
     (987654321, 'nometrics', 'C', 'C', 50, 'kept', 1), (987654321, 'same', 'B', 'B', 75, 'kept', 1), (987654321, 'up', 'B', 'C', 75, 'kept', 1),
     (987654321, 'up_broken', 'C', 'C', 50, 'kept', 1), (987654321, 'down', 'C', 'A', 50, 'kept', 1), (987654321, 'down_broken', 'A', 'A', 100, 'kept', 1),
@@ -68,62 +68,62 @@ INSERT INTO custier.evaluation_result (evaluation_id, customer_key, qualified_ti
 
 CREATE TEMP TABLE st AS SELECT pg_temp.state() AS s;
 CREATE TEMP TABLE ev AS SELECT * FROM custier.evaluate('contract_eval', '2025-01-01');
-SELECT is(pg_temp.state(), (SELECT s FROM st), 'SPEC §6 evaluate: "changes nothing"');
+SELECT is(pg_temp.state(), (SELECT s FROM st), 'evaluate: "changes nothing"');
 SELECT is((SELECT string_agg(customer_key, ',' ORDER BY customer_key) FROM ev),
           'down,down_broken,new,nometrics,same,step,up,up_broken,up_missing',
-          'SPEC §6 evaluate: "covers every customer of the managed table that uses this policy" (and no one else)');
+          'evaluate: "covers every customer of the managed table that uses this policy" (and no one else)');
 SELECT is((SELECT format('%s>%s>%s', coalesce(current_tier::text, '-'), qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'new'), '->B>B',
-          'SPEC §6 evaluate: "a customer with no grade yet gets its qualified tier at once" (despite upgrade_after 2)');
+          'evaluate: "a customer with no grade yet gets its qualified tier at once" (despite upgrade_after 2)');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'nometrics'), 'C>D>C',
-          'SPEC §6 evaluate: "a customer with no metrics row has no metrics" (qualifies lowest; one evaluation below is no streak of 2)');
+          'evaluate: "a customer with no metrics row has no metrics" (qualifies lowest; one evaluation below is no streak of 2)');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'same'), 'B>B>B',
-          'SPEC §6 evaluate: "qualified_tier is what the metrics give today"; no change proposed');
+          'evaluate: "qualified_tier is what the metrics give today"; no change proposed');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'up'), 'C>A>B',
-          'SPEC §6 evaluate: upgrade after upgrade_after = 2 consecutive evaluations above, "goes to the worst tier of that streak" (A now, B before → B)');
+          'evaluate: upgrade after upgrade_after = 2 consecutive evaluations above, "goes to the worst tier of that streak" (A now, B before → B)');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'up_broken'), 'C>A>C',
-          'SPEC §6 evaluate: no upgrade when the earlier evaluation was not above the grade');
+          'evaluate: no upgrade when the earlier evaluation was not above the grade');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'up_missing'), 'C>A>C',
-          'SPEC §6 evaluate: no upgrade without an earlier evaluation of the customer (README: missing breaks the streak)');
+          'evaluate: no upgrade without an earlier evaluation of the customer (README: missing breaks the streak)');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'down'), 'A>D>C',
-          'SPEC §6 evaluate: "a downgrade likewise goes to the best tier of its streak" (D now, C before → C)');
+          'evaluate: "a downgrade likewise goes to the best tier of its streak" (D now, C before → C)');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'down_broken'), 'A>D>A',
-          'SPEC §6 evaluate: no downgrade without downgrade_after consecutive evaluations below');
+          'evaluate: no downgrade without downgrade_after consecutive evaluations below');
 SELECT is((SELECT format('%s>%s>%s', current_tier, qualified_tier, proposed_tier) FROM ev WHERE customer_key = 'step'), 'D>A>B',
-          'SPEC §6 evaluate: max_step = 2 caps the move (D → A becomes D → B)');
+          'evaluate: max_step = 2 caps the move (D → A becomes D → B)');
 SELECT is((SELECT score FROM ev WHERE customer_key = 'up'), custier.score('contract_eval', '{"amount": 1500}'::jsonb),
-          'SPEC §6 evaluate: score is the policy''s score of the customer''s metrics');
-SELECT is((SELECT explanation->>'tier' FROM ev WHERE customer_key = 'down'), 'D', 'SPEC §6 evaluate: explanation is the explain() evidence of the qualified tier');
+          'evaluate: score is the policy''s score of the customer''s metrics');
+SELECT is((SELECT explanation->>'tier' FROM ev WHERE customer_key = 'down'), 'D', 'evaluate: explanation is the explain() evidence of the qualified tier');
 SELECT is((SELECT explanation FROM ev WHERE customer_key = 'up'), (SELECT custier.explain('contract_eval', m) FROM contract_eval_metrics m WHERE cust = 'up'),
-          'SPEC §6 evaluate: explanation equals custier.explain(policy, metrics row)');
+          'evaluate: explanation equals custier.explain(policy, metrics row)');
 SELECT is(pg_temp.ev('contract_eval', '2024-07-01'),
           'down:A>D>A down_broken:A>D>A new:->B>B nometrics:C>D>C same:B>B>B step:D>A>D up:C>A>C up_broken:C>A>C up_missing:C>A>C',
-          'SPEC §6 evaluate: an evaluation as of the earlier evaluation''s date does not look back on it (earlier evaluations only)');
+          'evaluate: an evaluation as of the earlier evaluation''s date does not look back on it (earlier evaluations only)');
 
 -- upgrade_after / downgrade_after = 1: immediate moves, still capped by max_step
 UPDATE custier.policy SET upgrade_after = 1, downgrade_after = 1, max_step = NULL WHERE name = 'contract_eval';
 SELECT is(pg_temp.ev('contract_eval', '2025-01-01'),
           'down:A>D>D down_broken:A>D>D new:->B>B nometrics:C>D>D same:B>B>B step:D>A>A up:C>A>A up_broken:C>A>A up_missing:C>A>A',
-          'SPEC §6 evaluate: with upgrade_after = downgrade_after = 1 and max_step NULL ("no limit") the qualified tier is proposed');
+          'evaluate: with upgrade_after = downgrade_after = 1 and max_step NULL ("no limit") the qualified tier is proposed');
 UPDATE custier.policy SET max_step = 1 WHERE name = 'contract_eval';
 SELECT is(pg_temp.ev('contract_eval', '2025-01-01'),
           'down:A>D>B down_broken:A>D>B new:->B>B nometrics:C>D>D same:B>B>B step:D>A>C up:C>A>B up_broken:C>A>B up_missing:C>A>B',
-          'SPEC §6 evaluate: max_step = 1 moves one grade at most (a first grading is not capped)');
+          'evaluate: max_step = 1 moves one grade at most (a first grading is not capped)');
 -- three-evaluation streak: the worst tier of the streak
 UPDATE custier.policy SET upgrade_after = 3, max_step = NULL WHERE name = 'contract_eval';
 INSERT INTO custier.evaluation (evaluation_id, policy, as_of, started_at, finished_at, customers, changed, proposed, tbl)
 VALUES (987654320, 'contract_eval', '2024-01-01', '2024-01-01', '2024-01-01 00:10', 1, 0, 0, 'contract_eval_cust');
--- action and batch are README columns beyond SPEC (NOT NULL there)
+-- action and batch are columns the reference adds (NOT NULL there)
 INSERT INTO custier.evaluation_result (evaluation_id, customer_key, qualified_tier, proposed_tier, score, action, batch) VALUES
     (987654320, 'up', 'A', 'C', 100, 'kept', 1), (987654320, 'step', 'B', 'D', 75, 'kept', 1);
 SELECT is((SELECT string_agg(customer_key || ':' || proposed_tier::text, ' ' ORDER BY customer_key) FROM custier.evaluate('contract_eval', '2025-01-01')
            WHERE customer_key IN ('up', 'step', 'up_broken')),
           'step:B up:B up_broken:C',
-          'SPEC §6 evaluate: upgrade_after = 3 — A, B, A → B (worst of the streak); A, A, B → B; a broken streak → no move');
+          'evaluate: upgrade_after = 3 — A, B, A → B (worst of the streak); A, A, B → B; a broken streak → no move');
 
 -- unknown policy
-SELECT is(pg_temp.err($$SELECT * FROM custier.evaluate('contract_nope', now())$$)->>'state', '42704', 'SPEC §3/§6: evaluate of an unknown policy raises 42704');
+SELECT is(pg_temp.err($$SELECT * FROM custier.evaluate('contract_nope', now())$$)->>'state', '42704', 'evaluate of an unknown policy raises 42704');
 -- the as_of default
-SELECT is((SELECT count(*)::int FROM custier.evaluate('contract_eval')), 9, 'SPEC §6 evaluate: as_of DEFAULT now()');
+SELECT is((SELECT count(*)::int FROM custier.evaluate('contract_eval')), 9, 'evaluate: as_of DEFAULT now()');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,5 +1,5 @@
 -- pgTAP: privileges, append-only and row-level security of the history and
--- adjustment modules (SPEC §4, §5): what PUBLIC may do, what nobody may do.
+-- adjustment modules: what PUBLIC may do, what nobody may do.
 \ir setup.inc
 
 SELECT plan(24);

@@ -1,4 +1,4 @@
--- pgTAP: insight (SPEC §12).  distribution, migration, kpi and tiers_at
+-- pgTAP: insight.  distribution, migration, kpi and tiers_at
 -- checked against a brute-force reading of custier.tier_history and
 -- custier.customer_key_change over a scenario with grade changes, deletes,
 -- key changes (a chain, and a key freed by a delete then taken by a rename),

@@ -1,5 +1,5 @@
 -- pgTAP: every value-metric aggregate against a built-in SQL formulation on
--- 120k generated rows, serial and with parallel aggregation forced (SPEC §2).
+-- 120k generated rows, serial and with parallel aggregation forced.
 \ir setup.inc
 -- Month buckets below cross the DST changes of this zone.
 SET LOCAL TimeZone = 'Europe/Berlin';

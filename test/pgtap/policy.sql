@@ -1,5 +1,5 @@
 -- pgTAP: assign_tier/score against hand-written SQL on 100k generated rows,
--- edits seen by the next statement, catalog and privilege facts (SPEC §3).
+-- edits seen by the next statement, catalog and privilege facts.
 \ir setup.inc
 
 SELECT plan(22);

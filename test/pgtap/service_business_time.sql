@@ -1,5 +1,5 @@
 -- pgTAP: business_add and business_between against a slow reference in SQL
--- (SPEC §10).  The reference is the definition itself: every minute of two
+-- (doc/service-groups.md).  The reference is the definition itself: every minute of two
 -- 60-day windows around the 2026 DST changes is tested one by one ("is its
 -- wall-clock time, in the calendar's zone, within day_start..day_end of a
 -- working day?"), numbered, and looked up.  Thousands of random cases, seeded;

@@ -1,4 +1,4 @@
--- pgTAP: catalog facts and round trips for custier.tier (SPEC §1).
+-- pgTAP: catalog facts and round trips for custier.tier.
 \ir setup.inc
 
 SELECT plan(21);
