@@ -478,8 +478,12 @@ COMMENT ON FUNCTION @extschema@.explain(text, record) IS
 -- (when asked) explain of one row from one reading of it.  Not STRICT: a
 -- customer without a metrics row is graded as '{}'.  It reads only what
 -- assign_tier, score and explain read, so it is as executable as they are.
-CREATE FUNCTION @extschema@._grade(policy text, metrics record, has_metrics boolean, with_explanation boolean,
-                                   OUT qualified_tier @extschema@.tier, OUT score numeric, OUT explanation jsonb)
+-- A named type, not an anonymous record: on Citus a worker sends it to the
+-- coordinator, where an anonymous record's type would be unknown.
+CREATE TYPE @extschema@._grade_result AS (qualified_tier @extschema@.tier, score numeric, explanation jsonb);
+COMMENT ON TYPE @extschema@._grade_result IS 'internal: what custier._grade returns';
+CREATE FUNCTION @extschema@._grade(policy text, metrics record, has_metrics boolean, with_explanation boolean)
+    RETURNS @extschema@._grade_result
     AS 'MODULE_PATHNAME', 'custier_grade_record' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._grade(text, record, boolean, boolean) IS
     'internal: assign_tier, score and (with_explanation) explain of one metrics row in one call; no metrics row (has_metrics false) grades as ''{}''';
