@@ -1,7 +1,7 @@
 -- bench/metrics_states.sql — the value-metric aggregates with their state
 -- types (0.2.0) against the same aggregates as they were before (internal
 -- states, serialize functions), both in one cluster and timed alternately,
--- so that the machine's noise hits both alike.  Goal (issue 19): local
+-- so that the machine's noise hits both alike.  Goal: local
 -- aggregation not slower, ratio <= 1.05.
 --
 -- Needs the library built from the commit before the change, by path:

@@ -1,4 +1,4 @@
--- bench/service.sql — service groups (SPEC §10):
+-- bench/service.sql — service groups:
 --  (1) service_deadline over 1M tickets (grade at opening from the history,
 --      business time for B-D, wall clock for A) against opened + interval
 --      from a join of the same tickets to the customers and service_group.

@@ -1,5 +1,5 @@
 /*
- * adjustment.c — the adjustment functions (SPEC §5).  Each runs its SQL as
+ * adjustment.c — the adjustment functions.  Each runs its SQL as
  * custier's owner through src/rights.c (which records the caller as the
  * actor); the state machine itself is in the tables' triggers
  * (src/adjustment.sql), so direct writes obey it as well.

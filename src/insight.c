@@ -1,8 +1,7 @@
 /*
  * insight.c — the history scan behind custier.tiers_at and
- * custier.distribution, and the evaluation rows behind custier.at_risk
- * (SPEC §4, §12).  The SQL-callable insight functions are in
- * src/insight.sql.
+ * custier.distribution, and the evaluation rows behind custier.at_risk.
+ * The SQL-callable insight functions are in src/insight.sql.
  *
  * The scan reads index tier_history_as_of (tbl, customer_key, changed_at
  * DESC, history_id DESC) INCLUDE (new_tier) as an index-only scan at the

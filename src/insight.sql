@@ -1,4 +1,4 @@
--- insight.sql — insight for BI (SPEC §12): distribution, migration, kpi,
+-- insight.sql — insight for BI: distribution, migration, kpi,
 -- at_risk; C in src/insight.c (the history scan) and src/policy.c (gaps).
 --
 -- Every public function here runs as its caller (no SECURITY DEFINER) and

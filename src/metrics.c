@@ -1,5 +1,5 @@
 /*
- * metrics.c — value-metric aggregates (SPEC §2): value_metrics,
+ * metrics.c — value-metric aggregates: value_metrics,
  * period_amounts, period_counts, share, on_time_rate, and the scalar helpers
  * recency, tenure, frequency and growth.
  *

@@ -1,5 +1,5 @@
 /*
- * metrics_period.c — period_amounts and period_counts (SPEC §2), split from
+ * metrics_period.c — period_amounts and period_counts, split from
  * metrics.c; their state type is custier.period_state (see metrics.c's
  * header comment for how states are kept and updated in place).
  */

@@ -1,5 +1,5 @@
--- pgTAP attacks on CALL custier.run_evaluation (issue 11, items 1, 8 and
--- 11): it commits, so this file runs WITHOUT a wrapping transaction, on a
+-- pgTAP attacks on CALL custier.run_evaluation (attack_issue.sql's items
+-- 1, 8 and 11): it commits, so this file runs WITHOUT a wrapping transaction, on a
 -- database where custier is not installed yet (it installs and drops it,
 -- and drops the roles of doc/security.md it creates).
 \set ON_ERROR_STOP 1

@@ -1,4 +1,4 @@
--- pgTAP attacks: the eleven ways 0.1.0 could be abused (issue 11), each
+-- pgTAP attacks: the eleven ways 0.1.0 could be abused (the security model of doc/security.md), each
 -- tried by a non-superuser role logged in as itself (SET SESSION
 -- AUTHORIZATION; SET ROLE where the attack is about membership), with the
 -- grants of doc/security.md.  Each checks the attack failed with its

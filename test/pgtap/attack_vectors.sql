@@ -1,4 +1,4 @@
--- pgTAP attacks beyond issue 11: shadowed functions and operators in a
+-- pgTAP attacks beyond those eleven: shadowed functions and operators in a
 -- schema each role owns and puts ahead of pg_catalog, pg_temp shadows,
 -- casts, index expressions, row-level security functions, defaults and
 -- triggers on custier's tables, event triggers, direct writes, internal

@@ -1,4 +1,4 @@
--- managed tables (SPEC §8): temporary tables refused, the policy owner
+-- managed tables: temporary tables refused, the policy owner
 
 -- decides which tables a policy grades, manage reads the table as its owner,
 

@@ -1,4 +1,4 @@
--- policies (SPEC §8): policy.owner, policy_reviewer.reviewer_role, and the
+-- policies: policy.owner, policy_reviewer.reviewer_role, and the
 
 -- audit triggers fire under session_replication_role = replica too.
 

@@ -1,4 +1,4 @@
--- adjustments (SPEC §8): four eyes in C (memberships, the login, no
+-- adjustments: four eyes in C (memberships, the login, no
 
 -- superuser exemption), reviews need the department's role, customers are
 

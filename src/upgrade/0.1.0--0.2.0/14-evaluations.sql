@@ -1,4 +1,4 @@
--- evaluation runs (SPEC §8): metrics sources and the managed table are read
+-- evaluation runs: metrics sources and the managed table are read
 
 -- as the caller, grades applied as the table's owner, custier's tables
 
