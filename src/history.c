@@ -7,6 +7,11 @@
  * no SPI per row, and no privilege on tier_history needed by the role that
  * updates its own table.  The guard trigger refuses grade changes unless
  * custier's own C code opened an authorized-change window for the table.
+ *
+ * It is over 1000 lines because the window, the triggers that honour it and
+ * custier_apply_grades (the one path that opens it) must stay together:
+ * splitting them would export the window's state to another file.  It also
+ * holds manage/unmanage, the event trigger entry points and tiers_at.
  */
 #include "postgres.h"
 
