@@ -52,9 +52,11 @@ SET ROLE demo_sales;
 SELECT review(:hold_id, 'sales', 'support', 'renewal confirmed with the account team') \g /dev/null
 SET ROLE demo_service;
 SELECT review(:hold_id, 'service', 'support') \g /dev/null
-SET ROLE demo_manager;
-SELECT approve(:hold_id, 'hold approved until the end of 2027') \g /dev/null
 RESET ROLE;
+-- The manager approves in a session of its own: four eyes counts the login.
+SET SESSION AUTHORIZATION demo_manager;
+SELECT approve(:hold_id, 'hold approved until the end of 2027') \g /dev/null
+RESET SESSION AUTHORIZATION;
 \unset QUIET
 SELECT tbl, customer_key, tier, hold_until FROM held;
 \echo 'An evaluation before the end of the hold records what the customer qualifies for, and proposes no change:'
