@@ -27,6 +27,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -54,6 +55,7 @@
 PG_FUNCTION_INFO_V1(custier_owner_history_trigger);
 PG_FUNCTION_INFO_V1(custier_set_allocation);
 PG_FUNCTION_INFO_V1(custier_allocate);
+PG_FUNCTION_INFO_V1(custier_allocation_on_ddl_end);
 
 /* Statements run as another role go through src/rights.c (custier_exec_as). */
 
@@ -1512,4 +1514,24 @@ custier_allocate(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextDelete(work);
 	return (Datum) 0;
+}
+
+/*
+ * custier._allocation_on_ddl_end: the event trigger that keeps allocated
+ * tables' columns and owner history triggers intact.  Its check reads only
+ * the catalogs and custier.allocation, as the extension owner, whoever ran
+ * the DDL (src/rights.c).
+ */
+Datum
+custier_allocation_on_ddl_end(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("custier._allocation_on_ddl_end() must be called as an event trigger")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	custier_exec_as(custier_extension_owner(), "SELECT custier._allocation_check()", 0, NULL, NULL, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

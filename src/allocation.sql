@@ -270,8 +270,11 @@ END $$;
 COMMENT ON FUNCTION @extschema@._allocation_problem(regclass, name, name, name) IS 'internal: what is wrong with an allocated table''s columns or triggers, NULL when nothing';
 REVOKE ALL ON FUNCTION @extschema@._allocation_problem(regclass, name, name, name) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._allocation_on_ddl_end() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The work of the event trigger below, run by its C function as the
+-- extension owner (src/rights.c): it reads only the catalogs and custier's
+-- registry, whoever ran the DDL.
+CREATE FUNCTION @extschema@._allocation_check() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a       record;
     problem text;
@@ -285,6 +288,10 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
+COMMENT ON FUNCTION @extschema@._allocation_check() IS 'internal: the work of event trigger custier_allocation_ddl_end';
+REVOKE ALL ON FUNCTION @extschema@._allocation_check() FROM PUBLIC;
+CREATE FUNCTION @extschema@._allocation_on_ddl_end() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'custier_allocation_on_ddl_end';
 COMMENT ON FUNCTION @extschema@._allocation_on_ddl_end() IS 'event trigger: refuses ALTERs that would rename or retype an allocated table''s owner, region or industry column or disable its owner history triggers';
 CREATE EVENT TRIGGER custier_allocation_ddl_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TRIGGER') EXECUTE FUNCTION @extschema@._allocation_on_ddl_end();
