@@ -1244,6 +1244,14 @@ custier_allocate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to allocate the customers of table %s", at.qualified),
 					 errdetail("custier.allocate needs UPDATE on its owner column \"%s\".", at.owner_column)));
+		/* It balances loads over the whole table: so it must see all of it. */
+		if (custier_table_sight(relid, actor) != CUSTIER_SEES_ALL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to allocate the customers of table %s", at.qualified),
+					 errdetail("Row-level security hides some of its customers from role %s, and custier.allocate changes them all.",
+							   GetUserNameFromId(actor, false)),
+					 errhint("Run it as the table's owner, or as a role row-level security does not apply to.")));
 	}
 
 	/*

@@ -27,6 +27,12 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.account_owner', '');
 CREATE FUNCTION @extschema@._account_owner_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- Who may serve a policy's customers is the policy owner's to decide.
+    IF NOT custier._edits_policy(NEW.policy) THEN
+        RAISE EXCEPTION 'policy "%": % may not change its account owners', NEW.policy, current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only members of the policy''s owner (custier.policy.owner) may.';
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) NEW.owner) THEN
         RAISE EXCEPTION 'role "%" does not exist', NEW.owner
             USING ERRCODE = 'undefined_object',
@@ -34,9 +40,9 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-COMMENT ON FUNCTION @extschema@._account_owner_check() IS 'trigger: an account owner must be an existing role';
+COMMENT ON FUNCTION @extschema@._account_owner_check() IS 'trigger: an account owner must be an existing role, set by a member of the policy''s owner';
 REVOKE ALL ON FUNCTION @extschema@._account_owner_check() FROM PUBLIC;
-CREATE TRIGGER account_owner_check BEFORE INSERT OR UPDATE OF owner ON @extschema@.account_owner
+CREATE TRIGGER account_owner_check BEFORE INSERT OR UPDATE ON @extschema@.account_owner
     FOR EACH ROW EXECUTE FUNCTION @extschema@._account_owner_check();
 
 -- ---------------------------------------------------------------------
@@ -88,7 +94,7 @@ REVOKE ALL ON SEQUENCE @extschema@.owner_history_history_id_seq FROM PUBLIC;
 GRANT SELECT ON @extschema@.owner_history TO PUBLIC;
 ALTER TABLE @extschema@.owner_history ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable ON @extschema@.owner_history FOR SELECT
-    USING (pg_catalog.has_table_privilege(tbl, 'SELECT'));
+    USING (@extschema@._can_see(tbl, customer_key));
 
 CREATE FUNCTION @extschema@.owner_history_trigger() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'custier_owner_history_trigger';

@@ -112,6 +112,16 @@ COMMENT ON COLUMN @extschema@.service_group.urgent_response IS 'response time to
 COMMENT ON COLUMN @extschema@.service_group.general_response IS 'response time to a general request (kind ''general'')';
 COMMENT ON COLUMN @extschema@.service_group.resolution IS 'time to resolve a complaint or feedback (kind ''resolution'')';
 
+-- May the current role edit what a policy grants (its service groups'
+-- staff, its account owners)?  A member of the policy's owner may; so may a
+-- restore, which replays rows as they were.
+CREATE FUNCTION @extschema@._edits_policy(policy text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT pg_catalog.pg_has_role(current_user, p.owner, 'MEMBER')
+                       FROM custier.policy p WHERE p.name OPERATOR(pg_catalog.=) $1), true)
+$$;
+COMMENT ON FUNCTION @extschema@._edits_policy(text) IS 'internal: whether the current role is a member of the policy''s owner (true for a policy that does not exist: its foreign key refuses the row)';
+
 CREATE FUNCTION @extschema@._service_group_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -119,6 +129,13 @@ DECLARE
     k      text;
     v      interval;
 BEGIN
+    -- staff_role decides who sees which customers (restrict): the policy
+    -- owner's to decide, not any editor's.
+    IF NOT custier._edits_policy(NEW.policy) THEN
+        RAISE EXCEPTION 'policy "%": % may not change its service groups', NEW.policy, current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only members of the policy''s owner (custier.policy.owner) may.';
+    END IF;
     SELECT p.lowest INTO lowest FROM custier.policy p WHERE p.name OPERATOR(pg_catalog.=) NEW.policy;
     IF FOUND AND NEW.tier OPERATOR(custier.<) lowest THEN
         RAISE EXCEPTION 'service group "%" of policy "%": tier % is outside the policy''s grades A..%',
