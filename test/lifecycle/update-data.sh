@@ -24,9 +24,12 @@ pkglib=$(q -At -c "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")
 mkdir -p "$out/v010"
 git archive "$v010_ref" | tar -x -C "$out/v010"
 make -C "$out/v010" -s PG_CFLAGS=-w >/dev/null 2>&1 || { echo "custier: could not build 0.1.0's library ($v010_ref)" >&2; exit 1; }
+# Swap by rename, never by writing into the file: a backend that has the
+# library mapped would run the new bytes as its code.
+swap_lib() { cp "$1" "$pkglib/custier.so.swap" && mv -f "$pkglib/custier.so.swap" "$pkglib/custier.so"; }
 cp "$pkglib/custier.so" "$out/custier.so.new"
-cp "$out/v010/custier.so" "$pkglib/custier.so"
-trap 'cp "$out/custier.so.new" "$pkglib/custier.so"; cleanup' EXIT
+swap_lib "$out/v010/custier.so"
+trap 'swap_lib "$out/custier.so.new"; cleanup' EXIT
 
 q -d custier_up_data -c "CREATE EXTENSION custier VERSION '0.1.0'" >/dev/null
 q -d custier_up_data -v keep_gone=1 -f test/lifecycle/fixture.sql >/dev/null
@@ -40,7 +43,7 @@ INSERT INTO old_customer VALUES (1, 'B');
 SELECT custier.manage('old_customer', 'id', 'grade', 'old');
 DROP TABLE old_customer;
 SQL
-cp "$out/custier.so.new" "$pkglib/custier.so"
+swap_lib "$out/custier.so.new"
 q -d custier_up_data -c 'ALTER EXTENSION custier UPDATE' >/dev/null
 q -d custier_up_data -v strip="$new_columns" -f test/lifecycle/rows.sql > "$out/after.rows"
 # Every row of 0.1.0 must be there as it was; what the update adds (the new
