@@ -1,7 +1,7 @@
 -- insight.sql — insight for BI: distribution, migration, kpi,
 -- at_risk; C in src/insight.c (the history scan) and src/policy.c (gaps).
 --
--- Every public function here runs as its caller (no SECURITY DEFINER) and
+-- Every public function here runs as its caller (none borrows rights) and
 -- reads grades through custier.tiers_at or the scan behind it, so a role sees
 -- exactly the customers tiers_at shows it.  All of them only read: they are
 -- executable by PUBLIC.
