@@ -9,7 +9,7 @@
 \ir setup.inc
 \ir attack_setup.inc
 
-SELECT plan(54);
+SELECT plan(55);
 
 SELECT pg_temp.shadow('reviewer'), pg_temp.shadow('approver'), pg_temp.shadow('proposer'),
        pg_temp.shadow('table_owner'), pg_temp.shadow('cycle_runner'), pg_temp.shadow('bi_reader'),
@@ -222,6 +222,9 @@ SELECT is((SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM (SELECT DIS
           -- each of these only reads (as the caller, or a yes/no about custier's own state)
           '_actor,_applying,_can_see,_check_moments,_edits_policy,_evaluation_holds,_evaluation_results,_extension_dependents,_forgetting,_grade,_held_keys,_holds,_key_moves,_movements,_policy_has_rows,_policy_parts,_policy_table,_restore_load,_serves,_shortfall,_simulation_query,_tier_counts,_tier_in,_timezone_ok,_visible_tiers,assign_tier,at_risk,business_add,business_between,distribution,explain,frequency,group_of,growth,kpi,migration,owner_at,period_state_in,period_state_out,policy_check,policy_numeric_type,proposed_tier,rank,rate_state_in,rate_state_out,recency,score,service_deadline,simulate,tenure,tier,tiers_at,value_metrics_state_in,value_metrics_state_out',
           'V14. PUBLIC may execute only functions that read (and the type''s, the aggregates'' support)');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'custier'::regnamespace AND p.prosecdef$$,
+                'V15. no function of custier is SECURITY DEFINER: rights are switched in C (src/rights.c) around fixed statements');
 SELECT is(pg_temp.gained(), '', 'after every attack: no role gained any right, no canary row');
 SELECT * FROM finish();
 ROLLBACK;
