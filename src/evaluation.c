@@ -20,6 +20,7 @@
 #include "nodes/params.h"
 #include "tcop/pquery.h"
 #include "executor/tstoreReceiver.h"
+#include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -38,73 +39,59 @@ PG_FUNCTION_INFO_V1(custier_run_evaluation);
 #define Q_KEY 1
 #define Q_CURRENT 2
 #define Q_QUALIFIED 3
-#define Q_PROPOSED 4
-#define Q_SCORE 5
-#define Q_EXPLANATION 6
+#define Q_SCORE 4
+#define Q_EXPLANATION 5
 
+/* The hysteresis rules of a policy. */
+typedef struct Rules
+{
+	bool		upgrade_after_null;
+	int32		upgrade_after;
+	bool		downgrade_after_null;
+	int32		downgrade_after;
+	bool		max_step_null;
+	int32		max_step;
+} Rules;
 
 
 /*
- * proposed_tier(current, qualified, earlier tier[], upgrade_after,
- *               downgrade_after, max_step)
- *
+ * The grade the hysteresis rules give a customer with grade current
+ * (current_null: none yet) who qualifies for qualified now.
  * earlier[i] is what the customer qualified for i evaluations ago (NULL when
  * it was not evaluated then).  An upgrade needs `upgrade_after` consecutive
  * qualifications above the current grade, this one included, and goes to the
  * worst tier of that streak; a downgrade mirrors it.  max_step caps the move.
  */
-Datum
-custier_proposed_tier(PG_FUNCTION_ARGS)
+static Tier
+propose(Tier current, bool current_null, Tier qualified, const Rules *rules,
+		const Tier *earlier, const bool *earlier_null, int n_earlier)
 {
-	Tier		current,
-				qualified,
-				target;
-	int32		need,
-				max_step;
+	Tier		target;
+	int32		need;
 	bool		upgrade;
-	Datum	   *earlier = NULL;
-	bool	   *earlier_null = NULL;
-	int			n_earlier = 0;
 	int			i;
 
-	if (PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	qualified = PG_GETARG_TIER(1);
-	if (PG_ARGISNULL(0))
-		PG_RETURN_TIER(qualified);	/* first grading: at once */
-	current = PG_GETARG_TIER(0);
+	if (current_null)
+		return qualified;		/* first grading: at once */
 	if (qualified == current)
-		PG_RETURN_TIER(current);
+		return current;
 
 	upgrade = tier_compare(qualified, current) > 0;
-	need = PG_ARGISNULL(upgrade ? 3 : 4) ? 1 : PG_GETARG_INT32(upgrade ? 3 : 4);
-	max_step = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	if (upgrade ? rules->upgrade_after_null : rules->downgrade_after_null)
+		need = 1;
+	else
+		need = upgrade ? rules->upgrade_after : rules->downgrade_after;
 	if (need < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be at least 1, not %d",
 						upgrade ? "upgrade_after" : "downgrade_after", need)));
-	if (!PG_ARGISNULL(5) && max_step < 1)
+	if (!rules->max_step_null && rules->max_step < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_step must be at least 1, not %d", max_step)));
-
-	if (need > 1)
-	{
-		ArrayType  *arr;
-
-		if (PG_ARGISNULL(2))
-			PG_RETURN_TIER(current);
-		arr = PG_GETARG_ARRAYTYPE_P(2);
-		if (ARR_NDIM(arr) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("earlier qualified tiers must be a one-dimensional array")));
-		deconstruct_array(arr, ARR_ELEMTYPE(arr), 1, true, TYPALIGN_CHAR,
-						  &earlier, &earlier_null, &n_earlier);
-		if (n_earlier < need - 1)
-			PG_RETURN_TIER(current);	/* not evaluated often enough yet */
-	}
+				 errmsg("max_step must be at least 1, not %d", rules->max_step)));
+	if (need > 1 && (earlier == NULL || n_earlier < need - 1))
+		return current;			/* not evaluated often enough yet */
 
 	/* The streak: this qualification and the need-1 before it. */
 	target = qualified;
@@ -113,18 +100,352 @@ custier_proposed_tier(PG_FUNCTION_ARGS)
 		Tier		q;
 
 		if (earlier_null[i])
-			PG_RETURN_TIER(current);
-		q = DatumGetTier(earlier[i]);
+			return current;
+		q = earlier[i];
 		if (upgrade ? tier_compare(q, current) <= 0 : tier_compare(q, current) >= 0)
-			PG_RETURN_TIER(current);
+			return current;
 		/* Upgrade to the worst tier of the streak, downgrade to its best. */
 		if (upgrade ? tier_compare(q, target) < 0 : tier_compare(q, target) > 0)
 			target = q;
 	}
 
-	if (max_step > 0 && abs((int) target - (int) current) > max_step)
-		target = upgrade ? current - max_step : current + max_step;
-	PG_RETURN_TIER(target);
+	if (!rules->max_step_null && rules->max_step > 0 && abs((int) target - (int) current) > rules->max_step)
+		target = upgrade ? current - rules->max_step : current + rules->max_step;
+	return target;
+}
+
+/*
+ * proposed_tier(current, qualified, earlier tier[], upgrade_after,
+ *               downgrade_after, max_step): propose() for SQL.
+ */
+Datum
+custier_proposed_tier(PG_FUNCTION_ARGS)
+{
+	Rules		rules;
+	Tier	   *earlier = NULL;
+	bool	   *earlier_null = NULL;
+	int			n_earlier = 0;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	rules.upgrade_after_null = PG_ARGISNULL(3);
+	rules.upgrade_after = rules.upgrade_after_null ? 0 : PG_GETARG_INT32(3);
+	rules.downgrade_after_null = PG_ARGISNULL(4);
+	rules.downgrade_after = rules.downgrade_after_null ? 0 : PG_GETARG_INT32(4);
+	rules.max_step_null = PG_ARGISNULL(5);
+	rules.max_step = rules.max_step_null ? 0 : PG_GETARG_INT32(5);
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *values;
+		int			i;
+
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("earlier qualified tiers must be a one-dimensional array")));
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), 1, true, TYPALIGN_CHAR,
+						  &values, &earlier_null, &n_earlier);
+		earlier = palloc(sizeof(Tier) * Max(n_earlier, 1));
+		for (i = 0; i < n_earlier; i++)
+			earlier[i] = earlier_null[i] ? 0 : DatumGetTier(values[i]);
+	}
+	PG_RETURN_TIER(propose(PG_GETARG_TIER(0), PG_ARGISNULL(0), PG_GETARG_TIER(1), &rules,
+						   earlier, earlier_null, n_earlier));
+}
+
+/* ---------------------------------------------------------------------
+ * Look-back: what the customers of a batch qualified for in the earlier
+ * evaluations, one pass per earlier evaluation.  An evaluation took its
+ * customers in batches in the key column's order, so the customers of a
+ * batch now lie in a short range of its batches: the range is found from
+ * the first and last customers of the batch, read with one scan of
+ * evaluation_result's (evaluation_id, batch) index and hashed by key.
+ * Customers not found there (new customers, or an earlier evaluation that
+ * took the keys in another order, e.g. before the key column's type
+ * changed) are then looked up together by primary key: the result never
+ * depends on that order, only the speed does.  Read as custier's owner:
+ * custier's own table, pg_catalog's text equality, no user code; only the
+ * batch's customers, which the caller has just read, are looked up.
+ * ---------------------------------------------------------------------
+ */
+typedef struct KeyBytes
+{
+	const char *ptr;
+	int			len;
+} KeyBytes;
+
+typedef struct KeyTier
+{
+	KeyBytes	key;
+	uint32		hash;
+	char		status;
+	Tier		tier;
+	int32		batch;
+} KeyTier;
+
+#define SH_PREFIX keytier
+#define SH_ELEMENT_TYPE KeyTier
+#define SH_KEY_TYPE KeyBytes
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).ptr, (k).len)
+#define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).ptr, (b).ptr, (a).len) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* How many customers from each end of a batch find its range of batches. */
+#define LOOKBACK_PROBES 8
+
+static KeyBytes
+datum_key(Datum d)
+{
+	text	   *t = (text *) PG_DETOAST_DATUM_PACKED(d);
+	KeyBytes	k;
+
+	k.ptr = VARDATA_ANY(t);
+	k.len = VARSIZE_ANY_EXHDR(t);
+	return k;
+}
+
+/* Hashes column key_col (text), with tier_col (and batch_col, 0: none), of an SPI result. */
+static keytier_hash *
+hash_rows(SPITupleTable *tt, uint64 n, int key_col, int tier_col, int batch_col)
+{
+	keytier_hash *h = keytier_create(CurrentMemoryContext, Max(n, 16), NULL);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		bool		found;
+		KeyTier    *e;
+		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, key_col, &isnull);
+
+		if (isnull)
+			continue;
+		e = keytier_insert(h, datum_key(d), &found);
+		e->tier = DatumGetTier(SPI_getbinval(tt->vals[i], tt->tupdesc, tier_col, &isnull));
+		e->batch = batch_col > 0 ? DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, batch_col, &isnull)) : 0;
+	}
+	return h;
+}
+
+/* The rows of evaluation_id for keys (text[] of nkeys), by primary key. */
+static keytier_hash *
+lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
+{
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	uint64		n;
+
+	values[0] = Int64GetDatum(evaluation_id);
+	values[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+	n = custier_exec_generic(CUSTIER_AS_EXTENSION, custier_extension_owner(),
+							 "SELECT r.customer_key, r.qualified_tier, r.batch FROM custier.evaluation_result r"
+							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
+							 " AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
+							 2, types, values, NULL, true, 0);
+	return hash_rows(SPI_tuptable, n, 1, 2, 3);
+}
+
+/*
+ * For the n customers whose keys (text) are keys[0..n), in the key column's
+ * order: tiers[i * n_earlier + e] is what customer i qualified for in
+ * earlier[e] (nulls[...] when it was not evaluated then).  Works in the
+ * current memory context, which the caller resets.
+ */
+static void
+lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
+{
+	bool	   *resolved = palloc(sizeof(bool) * Max(n, 1));
+	Datum	   *todo = palloc(sizeof(Datum) * Max(n, 1));
+	int			e;
+	int			i;
+
+	for (i = 0; i < n * n_earlier; i++)
+		nulls[i] = true;
+	for (e = 0; e < n_earlier && n > 0; e++)
+	{
+		SPITupleTable *probed_tt;
+		keytier_hash *probed;
+		int			nprobe = 0;
+		int			lo_batch = -1;
+		int			hi_batch = -1;
+		int			ntodo = 0;
+		uint64		per_batch;
+		bool		isnull;
+		Datum		ev_value[1];
+		Oid			ev_type[1] = {INT8OID};
+		Datum		d;
+
+		memset(resolved, 0, sizeof(bool) * n);
+
+		/* The first and last customers of the batch in the earlier evaluation. */
+		for (i = 0; i < n; i++)
+			if (i < LOOKBACK_PROBES || i >= n - LOOKBACK_PROBES)
+				todo[nprobe++] = keys[i];
+		probed = lookup_keys(earlier[e], todo, nprobe);
+		probed_tt = SPI_tuptable;
+		for (i = 0; i < n; i++)
+		{
+			KeyTier    *kt;
+
+			if (!(i < LOOKBACK_PROBES || i >= n - LOOKBACK_PROBES))
+				continue;
+			resolved[i] = true;
+			kt = keytier_lookup(probed, datum_key(keys[i]));
+			if (kt == NULL)
+				continue;
+			tiers[i * n_earlier + e] = kt->tier;
+			nulls[i * n_earlier + e] = false;
+			if (lo_batch < 0 || kt->batch < lo_batch)
+				lo_batch = kt->batch;
+			if (kt->batch > hi_batch)
+				hi_batch = kt->batch;
+		}
+		keytier_destroy(probed);
+		SPI_freetuptable(probed_tt);
+
+		/* Its batches in between, in one range scan, when they are few. */
+		ev_value[0] = Int64GetDatum(earlier[e]);
+		d = custier_value_as(custier_extension_owner(),
+							 "SELECT pg_catalog.ceil(e.customers::pg_catalog.float8 / GREATEST(e.batches, 1))::pg_catalog.int8"
+							 " FROM custier.evaluation e WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
+							 1, ev_type, ev_value, NULL, &isnull);
+		per_batch = isnull ? 0 : (uint64) DatumGetInt64(d);
+		if (lo_batch >= 0 && (uint64) (hi_batch - lo_batch + 1) * per_batch <= (uint64) 4 * n + 1000)
+		{
+			Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+			Datum		values[3];
+			uint64		nrange;
+			SPITupleTable *range_tt;
+			keytier_hash *range;
+
+			values[0] = Int64GetDatum(earlier[e]);
+			values[1] = Int32GetDatum(lo_batch);
+			values[2] = Int32GetDatum(hi_batch);
+			nrange = custier_exec_as(custier_extension_owner(),
+									 "SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
+									 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
+									 " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
+									 3, types, values, NULL, true, 0);
+			range_tt = SPI_tuptable;
+			range = hash_rows(range_tt, nrange, 1, 2, 0);
+			for (i = 0; i < n; i++)
+			{
+				KeyTier    *kt;
+
+				if (resolved[i])
+					continue;
+				kt = keytier_lookup(range, datum_key(keys[i]));
+				if (kt == NULL)
+					continue;
+				tiers[i * n_earlier + e] = kt->tier;
+				nulls[i * n_earlier + e] = false;
+				resolved[i] = true;
+			}
+			keytier_destroy(range);
+			SPI_freetuptable(range_tt);
+		}
+
+		/* The rest, by key. */
+		for (i = 0; i < n; i++)
+			if (!resolved[i])
+				todo[ntodo++] = keys[i];
+		if (ntodo > 0)
+		{
+			keytier_hash *rest = lookup_keys(earlier[e], todo, ntodo);
+			SPITupleTable *rest_tt = SPI_tuptable;
+
+			for (i = 0; i < n; i++)
+			{
+				KeyTier    *kt;
+
+				if (resolved[i])
+					continue;
+				kt = keytier_lookup(rest, datum_key(keys[i]));
+				if (kt == NULL)
+					continue;
+				tiers[i * n_earlier + e] = kt->tier;
+				nulls[i * n_earlier + e] = false;
+			}
+			keytier_destroy(rest);
+			SPI_freetuptable(rest_tt);
+		}
+	}
+}
+
+/* An int8[] datum as a palloc'd C array; *n its length. */
+static int64 *
+int8_array(Datum d, bool isnull, int *n)
+{
+	ArrayType  *arr;
+	Datum	   *values;
+	bool	   *nulls;
+	int64	   *out;
+	int			i;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	arr = DatumGetArrayTypeP(d);
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &values, &nulls, n);
+	out = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		out[i] = nulls[i] ? 0 : DatumGetInt64(values[i]);
+	return out;
+}
+
+/* Reads the rules from columns first..first+2 (upgrade_after, downgrade_after, max_step) of a row. */
+static void
+read_rules(SPITupleTable *tt, int first, Rules *rules)
+{
+	Datum		d;
+
+	d = SPI_getbinval(tt->vals[0], tt->tupdesc, first, &rules->upgrade_after_null);
+	rules->upgrade_after = rules->upgrade_after_null ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tt->vals[0], tt->tupdesc, first + 1, &rules->downgrade_after_null);
+	rules->downgrade_after = rules->downgrade_after_null ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tt->vals[0], tt->tupdesc, first + 2, &rules->max_step_null);
+	rules->max_step = rules->max_step_null ? 0 : DatumGetInt32(d);
+}
+
+/*
+ * What the rules propose for the n rows of a graded batch: proposed[i], from
+ * each row's grade, qualified tier and earlier qualifications.
+ */
+static void
+propose_batch(SPITupleTable *rows, int n, const Rules *rules, const int64 *earlier, int n_earlier,
+			  Datum *keys, Tier *proposed)
+{
+	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
+	bool	   *tnulls = palloc(sizeof(bool) * Max(n * n_earlier, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
+	}
+	if (n_earlier > 0)
+		lookback(earlier, n_earlier, keys, n, tiers, tnulls);
+	for (i = 0; i < n; i++)
+	{
+		bool		current_null;
+		bool		qualified_null;
+		Datum		current = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &current_null);
+		Datum		qualified = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_QUALIFIED, &qualified_null);
+
+		if (qualified_null)
+			elog(ERROR, "custier: a customer was graded no tier");
+		proposed[i] = propose(DatumGetTier(current), current_null, DatumGetTier(qualified), rules,
+							  tiers + (size_t) i * n_earlier, tnulls + (size_t) i * n_earlier, n_earlier);
+	}
 }
 
 /*
@@ -155,6 +476,10 @@ column_array(SPITupleTable *tt, uint64 n, int col, Oid elemtype)
  * evaluate(policy, as_of)
  * ---------------------------------------------------------------------
  */
+
+/* evaluate() takes the customers in batches of this many, as run_evaluation does. */
+#define EVALUATE_BATCH 10000
+
 Datum
 custier_evaluate(PG_FUNCTION_ARGS)
 {
@@ -162,14 +487,17 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	Oid			plan_types[2] = {TEXTOID, TIMESTAMPTZOID};
 	Datum		plan_values[2];
 	char		plan_nulls[2] = {' ', ' '};
+	MemoryContext call_cxt = CurrentMemoryContext;
+	MemoryContext batch_cxt;
+	SPITupleTable *plan;
 	char	   *query;
-	Datum		earlier;
+	char	   *resume_query;
+	int64	   *earlier;
+	int			n_earlier;
+	keytier_hash *held;
+	Rules		rules;
 	bool		isnull;
-	ParamListInfo params;
-	SPIExecuteOptions options;
-	DestReceiver *dest;
-	CustierRights r;
-	int			i;
+	text	   *last_key = NULL;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -183,55 +511,89 @@ custier_evaluate(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* The query and the earlier evaluations, from custier's tables. */
-	custier_exec_as(custier_extension_owner(), "SELECT query, earlier FROM custier._evaluation_plan($1, $2)",
+	/* The queries, earlier evaluations, holds and rules, from custier's tables. */
+	custier_exec_as(custier_extension_owner(),
+					"SELECT query, resume_query, earlier, held, upgrade_after, downgrade_after, max_step"
+					" FROM custier._evaluation_plan($1, $2)",
 					2, plan_types, plan_values, plan_nulls, true, 1);
-	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	earlier = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-
-	/* The customers, graded with the caller's rights, streamed into the result. */
-	params = makeParamList(5);
-	params->numParams = 5;
-	for (i = 0; i < 5; i++)
+	plan = SPI_tuptable;
+	MemoryContextSwitchTo(call_cxt);
+	query = SPI_getvalue(plan->vals[0], plan->tupdesc, 1);
+	resume_query = SPI_getvalue(plan->vals[0], plan->tupdesc, 2);
+	earlier = int8_array(SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull), isnull, &n_earlier);
+	read_rules(plan, 5, &rules);
 	{
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].isnull = false;
-	}
-	params->params[0].ptype = TEXTOID;
-	params->params[0].isnull = true;
-	params->params[0].value = (Datum) 0;
-	params->params[1].ptype = INT8OID;
-	params->params[1].isnull = true;
-	params->params[1].value = (Datum) 0;
-	params->params[2].ptype = BOOLOID;
-	params->params[2].value = BoolGetDatum(true);
-	params->params[3].ptype = BOOLOID;
-	params->params[3].value = BoolGetDatum(false);
-	params->params[4].ptype = INT8ARRAYOID;
-	params->params[4].value = earlier;
+		/* Keys held at as_of (a handful): their grade stays. */
+		Datum		d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
+		Datum	   *hkeys = NULL;
+		int			nheld = 0;
+		int			i;
 
-	dest = CreateTuplestoreDestReceiver();
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
-									rsinfo->econtext->ecxt_per_query_memory,
-									false, NULL, NULL);
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = dest;
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT, &hkeys, NULL, &nheld);
+		held = keytier_create(call_cxt, Max(nheld, 16), NULL);
+		for (i = 0; i < nheld; i++)
+		{
+			bool		found;
 
-	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
-	PG_TRY();
-	{
-		if (SPI_execute_extended(query, &options) != SPI_OK_SELECT)
-			elog(ERROR, "custier: evaluating failed");
+			keytier_insert(held, datum_key(hkeys[i]), &found);
+		}
 	}
-	PG_FINALLY();
+	batch_cxt = AllocSetContextCreate(call_cxt, "custier evaluate batch", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
 	{
-		custier_rights_exit(&r);
+		Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+		SPITupleTable *rows;
+		uint64		n;
+		uint64		i;
+		Datum	   *keys;
+		Tier	   *proposed;
+
+		MemoryContextReset(batch_cxt);
+		MemoryContextSwitchTo(batch_cxt);
+		values[0] = last_key ? PointerGetDatum(last_key) : (Datum) 0;
+		if (last_key == NULL)
+			nulls[0] = 'n';
+		values[1] = Int64GetDatum(EVALUATE_BATCH);
+		values[2] = BoolGetDatum(true);
+		values[3] = BoolGetDatum(false);
+		/* The customers, graded with the caller's rights. */
+		n = custier_exec_as_caller(last_key ? resume_query : query, 4, types, values, nulls, true, 0);
+		rows = SPI_tuptable;
+		MemoryContextSwitchTo(batch_cxt);
+
+		keys = palloc(sizeof(Datum) * Max(n, 1));
+		proposed = palloc(sizeof(Tier) * Max(n, 1));
+		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
+		for (i = 0; i < n; i++)
+		{
+			Datum		out[6];
+			bool		out_null[6];
+			Tier		p = proposed[i];
+
+			out[0] = keys[i];
+			out_null[0] = false;
+			out[1] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &out_null[1]);
+			out[2] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_QUALIFIED, &out_null[2]);
+			out[4] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_SCORE, &out_null[4]);
+			out[5] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EXPLANATION, &out_null[5]);
+			/* A held customer keeps its grade (gets the proposal when it has none). */
+			if (!out_null[1] && held->members > 0 && keytier_lookup(held, datum_key(keys[i])) != NULL)
+				p = DatumGetTier(out[1]);
+			out[3] = TierGetDatum(p);
+			out_null[3] = false;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
+		}
+		if (n < EVALUATE_BATCH)
+			break;
+		MemoryContextSwitchTo(call_cxt);
+		last_key = DatumGetTextPCopy(keys[n - 1]);
+		SPI_freetuptable(rows);
 	}
-	PG_END_TRY();
-	/* dest lives in SPI's memory: destroy it first. */
-	dest->rDestroy(dest);
+	MemoryContextSwitchTo(call_cxt);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -270,11 +632,15 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	char	   *approval;
 	Oid			relid;
 	uint64		n;
+	int64	   *earlier;
+	int			n_earlier;
+	Rules		rules;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
-	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query, earlier"
+	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query, earlier,"
+					" upgrade_after, downgrade_after, max_step"
 					" FROM custier._evaluation_claim($1)", 1, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
 	res->finished = DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull));
@@ -292,12 +658,14 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	policy = SPI_getvalue(claim->vals[0], claim->tupdesc, 8);
 	approval = SPI_getvalue(claim->vals[0], claim->tupdesc, 9);
 	query = SPI_getvalue(claim->vals[0], claim->tupdesc, 10);
+	earlier = int8_array(SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull), isnull, &n_earlier);
+	read_rules(claim, 12, &rules);
 
 	/* The batch, graded with the caller's rights. */
 	{
-		Oid			types[5] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, INT8ARRAYOID};
-		Datum		values[5];
-		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+		Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
 
 		values[0] = last_key ? CStringGetTextDatum(last_key) : (Datum) 0;
 		if (last_key == NULL)
@@ -306,8 +674,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		values[2] = BoolGetDatum(false);
 		/* Evidence for the changes that may become adjustments. */
 		values[3] = BoolGetDatum(strcmp(approval, "none") != 0);
-		values[4] = SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull);
-		n = custier_exec_as_caller(query, 5, types, values, nulls, true, 0);
+		n = custier_exec_as_caller(query, 4, types, values, nulls, true, 0);
 		rows = SPI_tuptable;
 	}
 
@@ -318,6 +685,9 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		SPITupleTable *decided;
 		uint64		ndecided;
 		uint64		i;
+		Datum	   *keys = palloc(sizeof(Datum) * n);
+		Tier	   *proposed = palloc(sizeof(Tier) * n);
+		Datum	   *proposed_values = palloc(sizeof(Datum) * n);
 		Datum	   *apply_keys = palloc(sizeof(Datum) * n);
 		Datum	   *apply_from = palloc(sizeof(Datum) * n);
 		bool	   *apply_from_null = palloc(sizeof(bool) * n);
@@ -329,13 +699,18 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		int			napply = 0;
 		int			nprop = 0;
 
+		/* What the rules propose, looking back on the earlier evaluations. */
+		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
+		for (i = 0; i < n; i++)
+			proposed_values[i] = TierGetDatum(proposed[i]);
+
 		/* Record the batch and decide, as custier's owner. */
 		values[0] = Int64GetDatum(evaluation_id);
 		values[1] = Int32GetDatum(batch);
 		values[2] = column_array(rows, n, Q_KEY, TEXTOID);
 		values[3] = column_array(rows, n, Q_CURRENT, tier_type);
 		values[4] = column_array(rows, n, Q_QUALIFIED, tier_type);
-		values[5] = column_array(rows, n, Q_PROPOSED, tier_type);
+		values[5] = PointerGetDatum(construct_array(proposed_values, (int) n, tier_type, 1, true, TYPALIGN_CHAR));
 		values[6] = column_array(rows, n, Q_SCORE, NUMERICOID);
 		ndecided = custier_exec_as(owner, "SELECT o_n, o_action, o_tier FROM custier._evaluation_record($1, $2, $3, $4, $5, $6, $7)",
 								   7, types, values, NULL, false, 0);
@@ -443,8 +818,6 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		custier_exec_as(owner,
 						"UPDATE custier.evaluation e SET customers = $2, changed = $3, proposed = $4, batches = $5,"
 						" last_key = coalesce($6, e.last_key),"
-						" batch_last_keys = CASE WHEN $6 IS NULL THEN e.batch_last_keys"
-						" ELSE pg_catalog.array_append(e.batch_last_keys, $6) END,"
 						" finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END"
 						" WHERE e.evaluation_id = $1", 7, types, values, nulls, false, 0);
 	}

@@ -14,13 +14,10 @@ CREATE TABLE @extschema@.evaluation (
     last_key      text,
     started_by    name NOT NULL DEFAULT CURRENT_USER,
     dropped_table text,
-    -- The last key of each committed batch, in batch order (NULL: unknown).
-    batch_last_keys text[],
     UNIQUE (policy, as_of)
 );
 COMMENT ON COLUMN @extschema@.evaluation.dropped_table IS 'once the table is dropped: its name (tbl is then 0)';
 COMMENT ON TABLE @extschema@.evaluation IS 'one row per evaluation run of a policy: progress (customers done so far), changes applied and proposed';
-COMMENT ON COLUMN @extschema@.evaluation.batch_last_keys IS 'the last customer key of each committed batch, in batch order: later evaluations read only the batches of this one that hold the customers of theirs';
 
 CREATE TABLE @extschema@.evaluation_result (
     -- No foreign key: its per-row check would cost more than the row; only
@@ -111,38 +108,27 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: the schema-qualified operator op between two types';
 
--- The query behind evaluate() and every batch of run_evaluation(), run as
+-- The query behind every batch of evaluate() and run_evaluation(), run as
 -- the caller (it reads the managed table and the metrics source with the
--- caller's rights).  $1 text: with p_resume, start after this key; $2
--- bigint: at most this many customers (NULL: all); $3 boolean: explain
--- every customer; $4 boolean: explain those whose qualified tier is not
--- their grade; $5 bigint[]: the earlier evaluations the rules look back on,
--- newest first.  Every name and operator is schema-qualified: the caller's
--- search_path is its own.
+-- caller's rights): the next customers in the key column's order, graded.
+-- $1 text: with p_resume, start after this key; $2 bigint: at most this many
+-- customers; $3 boolean: explain every customer; $4 boolean: explain those
+-- whose qualified tier is not their grade.  What the rules propose is
+-- worked out in C (src/evaluation.c), which reads the earlier evaluations
+-- of the batch's customers as custier's owner in one pass per evaluation.
+-- Every name and operator is schema-qualified: the caller's search_path is
+-- its own.
 CREATE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
+DECLARE s record; key_att record; metrics_type regtype;
 BEGIN
     s := custier._evaluation_setup(p_policy);
     SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
      WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
     SELECT a.atttypid INTO metrics_type FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
-    IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
-        -- What the customer qualified for in the earlier evaluations $5
-        -- (newest first); evaluation_result shows the caller the customers
-        -- it may see, and the caller reads only those here anyway.
-        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
-                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
-                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
-                   ORDER BY e.n)$e$, s.key_column);
-    ELSE
-        earlier := $e$'{}'::custier.tier[]$e$;
-    END IF;
-    proposed := format('custier.proposed_tier(q.current_tier, (q.g).qualified_tier, q.earlier, %s, %s, %s)',
-                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
     RETURN format($q$
-SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, %6$s AS proposed_tier, (q.g).score AS score,
+SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, (q.g).score AS score,
        -- A customer with no metrics row has no metrics: graded as an empty object.
        CASE WHEN $3 THEN (q.g).explanation
             WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
@@ -153,94 +139,22 @@ FROM (
     -- when every customer is explained ($3), the explanation.  ORDER BY and
     -- LIMIT keep this subquery apart, so the call is not repeated per column.
     SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g,
-           %11$s AS earlier
-    FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
-    %10$s
+           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g
+    FROM %4$s t LEFT JOIN %6$s m ON m.%2$I %7$s t.%1$I %8$s
+    %9$s
     ORDER BY t.%1$I
     LIMIT $2
 ) q$q$,
-        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, proposed, s.metrics_source,
+        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, s.metrics_source,
         custier._operator('=', metrics_type, key_att.atttypid),
         -- Resuming: both sides start after the key, so each batch reads only its own rows.
         CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
                                        custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
         CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
-                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
-        earlier);
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END);
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
-
--- The last key of a batch, in the key column's order (its type's btree
--- opclass and its own collation, as ORDER BY t.key in the batch query):
--- the database collation would put an ICU or nondeterministic collation's
--- keys in another order, and not every key type has max().
-CREATE FUNCTION @extschema@._evaluation_last_key(p_evaluation_id bigint, p_batch integer, p_tbl regclass,
-                                                 p_key_column name, p_key_type text) RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    coll text;
-    last text;
-BEGIN
-    SELECT CASE WHEN a.attcollation <> 0 THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END INTO coll
-      FROM pg_attribute a WHERE a.attrelid = p_tbl AND a.attname = p_key_column AND NOT a.attisdropped;
-    EXECUTE format('SELECT r.customer_key FROM custier.evaluation_result r
-                     WHERE r.evaluation_id = $1 AND r.batch = $2
-                     ORDER BY CAST(r.customer_key AS %s)%s DESC LIMIT 1', p_key_type, coalesce(coll, ''))
-       INTO last USING p_evaluation_id, p_batch;
-    RETURN last;
-END $$;
-REVOKE ALL ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_last_key(bigint, integer, regclass, name, text) IS 'internal: the last customer of a batch in the key column''s order: where the next batch resumes';
-
--- For each earlier evaluation, the range of its batches that can hold the
--- customers with keys in (p_after, p_upto] (NULL: from the first / to the
--- last): its batches took the keys in the same order, so a customer's row
--- of an earlier evaluation lies in the batch whose last key is the first
--- one >= that customer's key.  NULL bounds (read everything) when the
--- earlier evaluation does not know its batches' keys, graded another
--- table, or its keys no longer convert to the key's type.
-CREATE FUNCTION @extschema@._earlier_batches(p_earlier bigint[], p_tbl regclass, p_key_type text,
-    p_after text, p_upto text, OUT first_batch integer[], OUT last_batch integer[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev record; lo integer; hi integer; typ text;
-BEGIN
-    first_batch := '{}'; last_batch := '{}';
-    -- The key column's collation orders the batches: compare with it.
-    SELECT p_key_type || CASE WHEN a.attcollation <> 0 THEN format(' COLLATE %I.%I', n.nspname, c.collname) ELSE '' END
-    INTO typ
-    FROM custier.managed_table m
-    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) m.tbl AND a.attname OPERATOR(pg_catalog.=) m.key_column
-    LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
-    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.collnamespace
-    WHERE m.tbl OPERATOR(pg_catalog.=) p_tbl;
-    FOR ev IN SELECT e.batch_last_keys AS keys, e.tbl
-              FROM pg_catalog.unnest(p_earlier) WITH ORDINALITY x(id, n)
-              JOIN custier.evaluation e ON e.evaluation_id OPERATOR(pg_catalog.=) x.id
-              ORDER BY x.n
-    LOOP
-        lo := NULL; hi := NULL;
-        IF ev.keys IS NOT NULL AND ev.tbl OPERATOR(pg_catalog.=) p_tbl AND typ IS NOT NULL THEN
-            BEGIN
-                EXECUTE format($q$SELECT CASE WHEN $2 IS NULL THEN 1
-                                             ELSE coalesce((SELECT pg_catalog.min(k.n) FROM pg_catalog.unnest($1) WITH ORDINALITY k(key, n)
-                                                            WHERE k.key::%1$s > $2::%1$s), pg_catalog.cardinality($1) + 1) END,
-                                        CASE WHEN $3 IS NULL THEN pg_catalog.cardinality($1)
-                                             ELSE coalesce((SELECT pg_catalog.min(k.n) FROM pg_catalog.unnest($1) WITH ORDINALITY k(key, n)
-                                                            WHERE k.key::%1$s >= $3::%1$s), pg_catalog.cardinality($1)) END$q$, typ)
-                INTO lo, hi USING ev.keys, p_after, p_upto;
-            EXCEPTION WHEN data_exception THEN
-                lo := NULL; hi := NULL;     -- keys of another type: read all its batches
-            END;
-        END IF;
-        first_batch := first_batch || lo;
-        last_batch := last_batch || hi;
-    END LOOP;
-END $$;
-REVOKE ALL ON FUNCTION @extschema@._earlier_batches(bigint[], regclass, text, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._earlier_batches(bigint[], regclass, text, text, text) IS
-    'internal: per earlier evaluation, the batches that can hold the customers of a batch being evaluated now';
 
 -- Earlier finished evaluations a run looks back on, newest first.
 CREATE FUNCTION @extschema@._earlier_evaluations(p_policy text, p_as_of timestamptz) RETURNS bigint[]
@@ -255,21 +169,26 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) IS 'internal: the finished evaluations of a policy before as_of, newest first, as many as its rules look back on';
 
--- What evaluate() needs: the query and the earlier evaluations.
+-- What evaluate() needs: the queries of its first and next batches, the
+-- earlier evaluations, the keys whose grade is held at as_of
+-- (src/simulation.sql) and the rules.
 CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
-    OUT query text, OUT earlier bigint[])
+    OUT query text, OUT resume_query text, OUT earlier bigint[], OUT held text[],
+    OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE s record;
 BEGIN
-    -- Held grades (src/simulation.sql): the keys held at as_of, read here as
-    -- custier's owner, travel in the query as a constant.
-    query := pg_catalog.format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
-                               custier._evaluation_holds(custier._evaluation_query(p_policy, false),
-                                   pg_catalog.format('%L', custier._held_keys((SELECT m.tbl FROM custier.managed_table m
-                                                                                WHERE m.policy OPERATOR(pg_catalog.=) p_policy), p_as_of))));
+    s := custier._evaluation_setup(p_policy);
+    query := custier._evaluation_query(p_policy, false);
+    resume_query := custier._evaluation_query(p_policy, true);
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
+    held := custier._held_keys(s.tbl, p_as_of);
+    upgrade_after := s.upgrade_after;
+    downgrade_after := s.downgrade_after;
+    max_step := s.max_step;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the queries, earlier evaluations, held keys and rules of an evaluation of a policy';
 
 CREATE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
 RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
@@ -315,7 +234,7 @@ COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS
 CREATE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
-    OUT earlier bigint[])
+    OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
 BEGIN
@@ -332,6 +251,9 @@ BEGIN
     approval := s.approval;
     query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
     earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
+    upgrade_after := s.upgrade_after;
+    downgrade_after := s.downgrade_after;
+    max_step := s.max_step;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';

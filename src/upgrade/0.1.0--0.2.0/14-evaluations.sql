@@ -27,19 +27,25 @@ REVOKE ALL ON FUNCTION @extschema@._operator(text, regtype, regtype) FROM PUBLIC
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 
+-- What evaluate() needs: the queries of its first and next batches, the
+-- earlier evaluations, the keys whose grade is held at as_of
+-- (src/simulation.sql) and the rules.
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
-    OUT query text, OUT earlier bigint[])
+    OUT query text, OUT resume_query text, OUT earlier bigint[], OUT held text[],
+    OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE s record;
 BEGIN
-    -- Held grades (src/simulation.sql): the keys held at as_of, read here as
-    -- custier's owner, travel in the query as a constant.
-    query := pg_catalog.format('SELECT e.customer_key, e.current_tier, e.qualified_tier, e.proposed_tier, e.score, e.explanation FROM (%s) e',
-                               custier._evaluation_holds(custier._evaluation_query(p_policy, false),
-                                   pg_catalog.format('%L', custier._held_keys((SELECT m.tbl FROM custier.managed_table m
-                                                                                WHERE m.policy OPERATOR(pg_catalog.=) p_policy), p_as_of))));
+    s := custier._evaluation_setup(p_policy);
+    query := custier._evaluation_query(p_policy, false);
+    resume_query := custier._evaluation_query(p_policy, true);
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
+    held := custier._held_keys(s.tbl, p_as_of);
+    upgrade_after := s.upgrade_after;
+    downgrade_after := s.downgrade_after;
+    max_step := s.max_step;
 END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query and the earlier evaluations of an evaluation of a policy';
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the queries, earlier evaluations, held keys and rules of an evaluation of a policy';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.evaluate(text, timestamptz) IS
     'what an evaluation of the policy would do now: current, qualified and proposed tier, score and explanation for every customer; changes nothing';
@@ -74,10 +80,12 @@ END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS 'internal: finds or starts the evaluation of a policy at as_of';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) FROM PUBLIC;
 
+-- The next batch of a running evaluation, locked (the row lock serializes
+-- concurrent runners of one evaluation): where it stands, and the query.
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
-    OUT earlier bigint[])
+    OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
 BEGIN
@@ -94,6 +102,9 @@ BEGIN
     approval := s.approval;
     query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
     earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
+    upgrade_after := s.upgrade_after;
+    downgrade_after := s.downgrade_after;
+    max_step := s.max_step;
 END $$;
 COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;

@@ -10,7 +10,7 @@
 -- coordinator, where an anonymous record's type would be unknown.
 CREATE TYPE @extschema@._grade_result AS (qualified_tier @extschema@.tier, score numeric, explanation jsonb);
 COMMENT ON TYPE @extschema@._grade_result IS 'internal: what custier._grade returns';
-CREATE FUNCTION @extschema@._grade(policy text, metrics record, has_metrics boolean, with_explanation boolean)
+CREATE OR REPLACE FUNCTION @extschema@._grade(policy text, metrics record, has_metrics boolean, with_explanation boolean)
     RETURNS @extschema@._grade_result
     AS 'MODULE_PATHNAME', 'custier_grade_record' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._grade(text, record, boolean, boolean) IS
@@ -18,28 +18,15 @@ COMMENT ON FUNCTION @extschema@._grade(text, record, boolean, boolean) IS
 
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; key_att record; metrics_type regtype; proposed text; earlier text;
+DECLARE s record; key_att record; metrics_type regtype;
 BEGIN
     s := custier._evaluation_setup(p_policy);
     SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
      WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
     SELECT a.atttypid INTO metrics_type FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
-    IF greatest(s.upgrade_after, s.downgrade_after) > 1 THEN
-        -- What the customer qualified for in the earlier evaluations $5
-        -- (newest first); evaluation_result shows the caller the customers
-        -- it may see, and the caller reads only those here anyway.
-        earlier := format($e$ARRAY(SELECT r.qualified_tier FROM pg_catalog.unnest($5::pg_catalog.int8[]) WITH ORDINALITY e(id, n)
-                   LEFT JOIN custier.evaluation_result r ON r.evaluation_id OPERATOR(pg_catalog.=) e.id
-                         AND r.customer_key OPERATOR(pg_catalog.=) t.%1$I::pg_catalog.text
-                   ORDER BY e.n)$e$, s.key_column);
-    ELSE
-        earlier := $e$'{}'::custier.tier[]$e$;
-    END IF;
-    proposed := format('custier.proposed_tier(q.current_tier, (q.g).qualified_tier, q.earlier, %s, %s, %s)',
-                       s.upgrade_after, s.downgrade_after, coalesce(s.max_step::text, 'NULL'));
     RETURN format($q$
-SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, %6$s AS proposed_tier, (q.g).score AS score,
+SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, (q.g).score AS score,
        -- A customer with no metrics row has no metrics: graded as an empty object.
        CASE WHEN $3 THEN (q.g).explanation
             WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
@@ -50,19 +37,17 @@ FROM (
     -- when every customer is explained ($3), the explanation.  ORDER BY and
     -- LIMIT keep this subquery apart, so the call is not repeated per column.
     SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
-           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g,
-           %11$s AS earlier
-    FROM %4$s t LEFT JOIN %7$s m ON m.%2$I %8$s t.%1$I %9$s
-    %10$s
+           custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g
+    FROM %4$s t LEFT JOIN %6$s m ON m.%2$I %7$s t.%1$I %8$s
+    %9$s
     ORDER BY t.%1$I
     LIMIT $2
 ) q$q$,
-        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, proposed, s.metrics_source,
+        s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, s.metrics_source,
         custier._operator('=', metrics_type, key_att.atttypid),
         -- Resuming: both sides start after the key, so each batch reads only its own rows.
         CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
                                        custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
         CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
-                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
-        earlier);
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END);
 END $$;
