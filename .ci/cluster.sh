@@ -104,6 +104,10 @@ work_mem = '64MB'
 maintenance_work_mem = '256MB'
 max_wal_size = '4GB'
 CONF
+  # Extra settings for one run (benchmarks): CUSTIER_CONF="shared_buffers = '128MB'".
+  if [ -n "${CUSTIER_CONF:-}" ]; then
+    printf '%s\n' "$CUSTIER_CONF" >> "$CUSTIER_RUNDIR/data/postgresql.conf"
+  fi
   "${as[@]}" "$PGBIN/pg_ctl" -D "$CUSTIER_RUNDIR/data" -l "$CUSTIER_RUNDIR/server.log" -w -s start
   export PGHOST="$CUSTIER_RUNDIR/sock" PGPORT="$CUSTIER_PORT" PGDATABASE=postgres
 }

@@ -6,8 +6,11 @@
 -- 2027-06-30) of a three-criterion thresholds policy (upgrade_after 3,
 -- downgrade_after 2: cycle 3 looks back on two earlier evaluations),
 -- approval 'none', batch_size 10000, precomputed metrics in a table (3% of
--- the customers have no metrics row, 2% have no grade yet); metrics move
--- between cycles so that grades change in every cycle.
+-- the customers have no metrics row, 2% have no grade yet).  Two scenarios:
+-- steady (a policy in use: grades are what the metrics give, and one
+-- customer in 25 moves between cycles) at every scale, and churn (grades
+-- random at first, metrics moving for everyone: half the grades change in
+-- cycles 2 and 3) at 1M.
 --
 --   evaluate / floor   evaluate(policy) against the plain join that grades
 --                      the same customers (executor time, EXPLAIN ANALYZE
@@ -18,20 +21,25 @@
 --                      time of the backend, which the load of other jobs on
 --                      the shared machine does not inflate), cycles 1 and 3.
 --                      Goals >= 250k/s and cycle 3 <= 1.2x cycle 1 (on CPU).
+--                      Beside it the floor of a run: the grading floor above
+--                      plus writing the run's result rows in one INSERT into
+--                      a table indexed as evaluation_result is.
 --   linear             time per customer of the three cycles together, per
 --                      scale, against 1M.  Goal within 20%.
 --   memory             VmHWM of the backend that ran the three cycles (a
 --                      fresh connection per scale).  VmHWM counts the pages
---                      of shared_buffers the backend touched (RssShmem,
---                      shared_buffers = 512MB on the bench cluster): the
+--                      of shared_buffers the backend touched (RssShmem): the
 --                      private peak is VmHWM - RssShmem, also printed.
 --                      Goal < 300 MB at 10M.
 \set QUIET 1
 \getenv big BENCH_EVALUATION_10M
 DROP TABLE IF EXISTS bench.evaluation_log;
 CREATE TABLE bench.evaluation_log (
-    customers bigint, cycle int, floor_ms float8, evaluate_ms float8, run_ms float8, changed bigint,
-    vmhwm_mb float8, rss_shmem_mb float8, floor_cpu_ms float8, evaluate_cpu_ms float8, run_cpu_ms float8);
+    scenario text, customers bigint, cycle int, floor_ms float8, evaluate_ms float8, run_ms float8, changed bigint,
+    vmhwm_mb float8, rss_shmem_mb float8, floor_cpu_ms float8, evaluate_cpu_ms float8, run_cpu_ms float8,
+    write_ms float8, write_cpu_ms float8);
+DROP TABLE IF EXISTS bench.result_copy;
+CREATE TABLE bench.result_copy (LIKE custier.evaluation_result INCLUDING INDEXES);
 -- CPU time (user + system) this backend has used, in ms: the machine is
 -- shared, so wall times carry other jobs' load; CPU times much less so.
 CREATE OR REPLACE FUNCTION bench.cpu_ms() RETURNS float8
@@ -52,6 +60,7 @@ LANGUAGE sql AS $$
     SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), field || ':\s+(\d+) kB'))[1]::float8 / 1024
 $$;
 
+\set scenario steady
 \set n 100000
 \set runs 3
 \ir evaluation_scale.inc
@@ -62,32 +71,38 @@ $$;
 \set n 10000000
 \ir evaluation_scale.inc
 \endif
+\set scenario churn
+\set n 1000000
+\ir evaluation_scale.inc
 
 \unset QUIET
 \echo 'evaluate() against its floor (SELECT c.id, c.grade, assign_tier(p, m) FROM customer c LEFT JOIN metrics m USING (id))'
-SELECT customers, cycle, round(floor_ms) AS floor_ms, round(evaluate_ms) AS evaluate_ms,
+SELECT scenario, customers, cycle, round(floor_ms) AS floor_ms, round(evaluate_ms) AS evaluate_ms,
        round((evaluate_ms / floor_ms)::numeric, 2) AS ratio, round(floor_cpu_ms) AS floor_cpu_ms,
        round(evaluate_cpu_ms) AS evaluate_cpu_ms, round((evaluate_cpu_ms / floor_cpu_ms)::numeric, 2) AS cpu_ratio, '<= 3' AS goal,
        CASE WHEN evaluate_cpu_ms / floor_cpu_ms <= 3 THEN 'met' ELSE 'MISSED' END AS verdict
-FROM bench.evaluation_log WHERE cycle IN (1, 3) ORDER BY customers, cycle;
+FROM bench.evaluation_log WHERE cycle IN (1, 3) ORDER BY scenario DESC, customers, cycle;
 
-\echo 'run_evaluation(): customers per second; cycle 3 looks back on cycles 1 and 2'
-SELECT l.customers, l.cycle, l.changed, round(l.run_ms) AS run_ms, round(l.run_cpu_ms) AS run_cpu_ms,
+\echo 'run_evaluation(): customers per second; cycle 3 looks back on cycles 1 and 2; floor: grading + writing the result rows'
+SELECT l.scenario, l.customers, l.cycle, l.changed, round(l.run_ms) AS run_ms, round(l.run_cpu_ms) AS run_cpu_ms,
        round(l.customers / (l.run_ms / 1000)) AS per_s_wall, round(l.customers / (l.run_cpu_ms / 1000)) AS per_s_cpu,
+       round(l.customers / ((l.floor_cpu_ms + l.write_cpu_ms) / 1000)) AS floor_per_s_cpu,
        '>= 250000' AS goal_rate,
        round((l.run_cpu_ms / c1.run_cpu_ms)::numeric, 2) AS to_cycle_1, '<= 1.2' AS goal_lookback,
        CASE WHEN l.customers / (l.run_cpu_ms / 1000) >= 250000 AND l.run_cpu_ms / c1.run_cpu_ms <= 1.2 THEN 'met' ELSE 'MISSED' END AS verdict
-FROM bench.evaluation_log l JOIN bench.evaluation_log c1 ON c1.customers = l.customers AND c1.cycle = 1
-WHERE l.cycle IN (1, 3) ORDER BY l.customers, l.cycle;
+FROM bench.evaluation_log l JOIN bench.evaluation_log c1 ON c1.scenario = l.scenario AND c1.customers = l.customers AND c1.cycle = 1
+WHERE l.cycle IN (1, 3) ORDER BY l.scenario DESC, l.customers, l.cycle;
 
 \echo 'linear: CPU time per customer of the three run_evaluation() cycles; peak memory of the backend'
-WITH s AS (SELECT customers, sum(run_cpu_ms) * 1000 / customers AS us_per_customer,
+WITH s AS (SELECT scenario, customers, sum(run_cpu_ms) * 1000 / customers AS us_per_customer,
                   max(vmhwm_mb) AS vmhwm_mb, max(rss_shmem_mb) AS rss_shmem_mb
-           FROM bench.evaluation_log GROUP BY customers)
-SELECT s.customers, round(s.us_per_customer::numeric, 2) AS us_per_customer,
+           FROM bench.evaluation_log GROUP BY scenario, customers)
+SELECT s.scenario, s.customers, round(s.us_per_customer::numeric, 2) AS us_per_customer,
        round((s.us_per_customer / m.us_per_customer)::numeric, 2) AS to_1m, '0.8 .. 1.2' AS goal_linear,
        round(s.vmhwm_mb) AS vmhwm_mb, round(s.rss_shmem_mb) AS rss_shmem_mb,
        round((s.vmhwm_mb - s.rss_shmem_mb)::numeric) AS private_mb, '< 300 (10M)' AS goal_memory,
+       current_setting('shared_buffers') AS shared_buffers,
        CASE WHEN s.us_per_customer / m.us_per_customer BETWEEN 0.8 AND 1.2
              AND (s.customers < 10000000 OR s.vmhwm_mb < 300) THEN 'met' ELSE 'MISSED' END AS verdict
-FROM s CROSS JOIN (SELECT us_per_customer FROM s WHERE customers = 1000000) m ORDER BY s.customers;
+FROM s JOIN (SELECT scenario, us_per_customer FROM s WHERE customers = 1000000) m USING (scenario)
+ORDER BY s.scenario DESC, s.customers;
