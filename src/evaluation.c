@@ -400,6 +400,27 @@ int8_array(Datum d, bool isnull, int *n)
 	return out;
 }
 
+/* The keys of a text[] (held grades: a handful), hashed in the current memory context. */
+static keytier_hash *
+held_keys(Datum d, bool isnull)
+{
+	Datum	   *hkeys = NULL;
+	int			nheld = 0;
+	int			i;
+	keytier_hash *h;
+
+	if (!isnull)
+		deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT, &hkeys, NULL, &nheld);
+	h = keytier_create(CurrentMemoryContext, Max(nheld, 16), NULL);
+	for (i = 0; i < nheld; i++)
+	{
+		bool		found;
+
+		keytier_insert(h, datum_key(hkeys[i]), &found);
+	}
+	return h;
+}
+
 /* Reads the rules from columns first..first+2 (upgrade_after, downgrade_after, max_step) of a row. */
 static void
 read_rules(SPITupleTable *tt, int first, Rules *rules)
@@ -497,6 +518,7 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	keytier_hash *held;
 	Rules		rules;
 	bool		isnull;
+	Datum		d;
 	text	   *last_key = NULL;
 
 	if (PG_ARGISNULL(1))
@@ -520,25 +542,12 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(call_cxt);
 	query = SPI_getvalue(plan->vals[0], plan->tupdesc, 1);
 	resume_query = SPI_getvalue(plan->vals[0], plan->tupdesc, 2);
-	earlier = int8_array(SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull), isnull, &n_earlier);
+	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull);
+	earlier = int8_array(d, isnull, &n_earlier);
 	read_rules(plan, 5, &rules);
-	{
-		/* Keys held at as_of (a handful): their grade stays. */
-		Datum		d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
-		Datum	   *hkeys = NULL;
-		int			nheld = 0;
-		int			i;
-
-		if (!isnull)
-			deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT, &hkeys, NULL, &nheld);
-		held = keytier_create(call_cxt, Max(nheld, 16), NULL);
-		for (i = 0; i < nheld; i++)
-		{
-			bool		found;
-
-			keytier_insert(held, datum_key(hkeys[i]), &found);
-		}
-	}
+	/* Keys held at as_of (a handful): their grade stays. */
+	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
+	held = held_keys(d, isnull);
 	batch_cxt = AllocSetContextCreate(call_cxt, "custier evaluate batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
@@ -635,12 +644,14 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	int64	   *earlier;
 	int			n_earlier;
 	Rules		rules;
+	keytier_hash *held;
+	Datum		d;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
 	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query, earlier,"
-					" upgrade_after, downgrade_after, max_step"
+					" upgrade_after, downgrade_after, max_step, held"
 					" FROM custier._evaluation_claim($1)", 1, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
 	res->finished = DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull));
@@ -658,8 +669,11 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	policy = SPI_getvalue(claim->vals[0], claim->tupdesc, 8);
 	approval = SPI_getvalue(claim->vals[0], claim->tupdesc, 9);
 	query = SPI_getvalue(claim->vals[0], claim->tupdesc, 10);
-	earlier = int8_array(SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull), isnull, &n_earlier);
+	d = SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull);
+	earlier = int8_array(d, isnull, &n_earlier);
 	read_rules(claim, 12, &rules);
+	d = SPI_getbinval(claim->vals[0], claim->tupdesc, 15, &isnull);
+	held = held_keys(d, isnull);
 
 	/* The batch, graded with the caller's rights. */
 	{
@@ -680,11 +694,11 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 
 	if (n > 0)
 	{
-		Oid			types[7] = {INT8OID, INT4OID, TEXTARRAYOID, tier_array, tier_array, tier_array, NUMERICARRAYOID};
-		Datum		values[7];
-		SPITupleTable *decided;
-		uint64		ndecided;
+		Oid			types[8] = {INT8OID, INT4OID, TEXTARRAYOID, tier_array, tier_array, tier_array, NUMERICARRAYOID, TEXTARRAYOID};
+		Datum		values[8];
 		uint64		i;
+		Datum	   *actions = palloc(sizeof(Datum) * n);
+		int		   *prop_pos = palloc(sizeof(int) * n);
 		Datum	   *keys = palloc(sizeof(Datum) * n);
 		Tier	   *proposed = palloc(sizeof(Tier) * n);
 		Datum	   *proposed_values = palloc(sizeof(Datum) * n);
@@ -704,40 +718,100 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		for (i = 0; i < n; i++)
 			proposed_values[i] = TierGetDatum(proposed[i]);
 
-		/* Record the batch and decide, as custier's owner. */
-		values[0] = Int64GetDatum(evaluation_id);
-		values[1] = Int32GetDatum(batch);
-		values[2] = column_array(rows, n, Q_KEY, TEXTOID);
-		values[3] = column_array(rows, n, Q_CURRENT, tier_type);
-		values[4] = column_array(rows, n, Q_QUALIFIED, tier_type);
-		values[5] = PointerGetDatum(construct_array(proposed_values, (int) n, tier_type, 1, true, TYPALIGN_CHAR));
-		values[6] = column_array(rows, n, Q_SCORE, NUMERICOID);
-		ndecided = custier_exec_as(owner, "SELECT o_n, o_action, o_tier FROM custier._evaluation_record($1, $2, $3, $4, $5, $6, $7)",
-								   7, types, values, NULL, false, 0);
-		decided = SPI_tuptable;
-		for (i = 0; i < ndecided; i++)
+		/*
+		 * Decide per customer: held (a hold is in force at as_of: the grade
+		 * stays, src/simulation.sql; its qualified tier is still recorded
+		 * and counts in later streaks), kept, applied, or sent for approval:
+		 * proposed, or pending when an adjustment is open already.
+		 */
+		for (i = 0; i < n; i++)
 		{
-			int64		pos = DatumGetInt64(SPI_getbinval(decided->vals[i], decided->tupdesc, 1, &isnull)) - 1;
-			char	   *action = SPI_getvalue(decided->vals[i], decided->tupdesc, 2);
-			Datum		tier = SPI_getbinval(decided->vals[i], decided->tupdesc, 3, &isnull);
-			bool		knull;
-			Datum		key = SPI_getbinval(rows->vals[pos], rows->tupdesc, Q_KEY, &knull);
+			bool		current_null;
+			Tier		current = DatumGetTier(SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &current_null));
+			const char *action;
 
-			if (strcmp(action, "applied") == 0)
+			if (held->members > 0 && keytier_lookup(held, datum_key(keys[i])) != NULL)
 			{
-				apply_keys[napply] = key;
-				apply_from[napply] = SPI_getbinval(rows->vals[pos], rows->tupdesc, Q_CURRENT, &apply_from_null[napply]);
-				apply_to[napply] = tier;
+				action = "held";
+				if (!current_null)
+					proposed[i] = current;
+			}
+			else if (!current_null && proposed[i] == current)
+				action = "kept";
+			else if (current_null || strcmp(approval, "none") == 0 ||
+					 (strcmp(approval, "downgrade") == 0 && tier_compare(proposed[i], current) > 0))
+			{
+				action = "applied";
+				apply_keys[napply] = keys[i];
+				apply_from[napply] = TierGetDatum(current);
+				apply_from_null[napply] = current_null;
+				apply_to[napply] = TierGetDatum(proposed[i]);
 				napply++;
 			}
 			else
 			{
-				prop_keys[nprop] = key;
-				prop_to[nprop] = tier;
-				prop_evidence[nprop] = SPI_getbinval(rows->vals[pos], rows->tupdesc, Q_EXPLANATION, &prop_evidence_null[nprop]);
+				action = "proposed";
+				prop_pos[nprop] = (int) i;
+				prop_keys[nprop] = keys[i];
+				prop_to[nprop] = TierGetDatum(proposed[i]);
+				prop_evidence[nprop] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EXPLANATION, &prop_evidence_null[nprop]);
 				nprop++;
 			}
+			actions[i] = CStringGetTextDatum(action);
+			proposed_values[i] = TierGetDatum(proposed[i]);
 		}
+		if (nprop > 0)
+		{
+			/* Only a policy that asks for approval can have open adjustments to wait on. */
+			Oid			atypes[2] = {REGCLASSOID, TEXTARRAYOID};
+			Datum		avalues[2];
+			uint64		nopen;
+			keytier_hash *open;
+			int			j;
+			int			kept_prop = 0;
+
+			avalues[0] = ObjectIdGetDatum(relid);
+			avalues[1] = PointerGetDatum(construct_array(prop_keys, nprop, TEXTOID, -1, false, TYPALIGN_INT));
+			nopen = custier_exec_generic(CUSTIER_AS_EXTENSION, owner,
+										 "SELECT a.customer_key, 'A'::custier.tier FROM custier.adjustment a"
+										 " WHERE a.tbl OPERATOR(pg_catalog.=) $1"
+										 " AND a.customer_key OPERATOR(pg_catalog.=) ANY ($2)"
+										 " AND a.status OPERATOR(pg_catalog.=) ANY ('{proposed,approved}'::pg_catalog.text[])",
+										 2, atypes, avalues, NULL, true, 0);
+			open = hash_rows(SPI_tuptable, nopen, 1, 2, 0);
+			for (j = 0; j < nprop; j++)
+			{
+				if (keytier_lookup(open, datum_key(prop_keys[j])) != NULL)
+				{
+					actions[prop_pos[j]] = CStringGetTextDatum("pending");
+					continue;
+				}
+				prop_pos[kept_prop] = prop_pos[j];
+				prop_keys[kept_prop] = prop_keys[j];
+				prop_to[kept_prop] = prop_to[j];
+				prop_evidence[kept_prop] = prop_evidence[j];
+				prop_evidence_null[kept_prop] = prop_evidence_null[j];
+				kept_prop++;
+			}
+			nprop = kept_prop;
+		}
+
+		/* Record the batch, as custier's owner. */
+		values[0] = Int64GetDatum(evaluation_id);
+		values[1] = Int32GetDatum(batch);
+		values[2] = PointerGetDatum(construct_array(keys, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = column_array(rows, n, Q_CURRENT, tier_type);
+		values[4] = column_array(rows, n, Q_QUALIFIED, tier_type);
+		values[5] = PointerGetDatum(construct_array(proposed_values, (int) n, tier_type, 1, true, TYPALIGN_CHAR));
+		values[6] = column_array(rows, n, Q_SCORE, NUMERICOID);
+		values[7] = PointerGetDatum(construct_array(actions, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+		custier_exec_generic(CUSTIER_AS_EXTENSION, owner,
+							 "INSERT INTO custier.evaluation_result"
+							 " (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)"
+							 " SELECT $1, u.k, u.c, u.q, u.p, u.s, u.a, $2"
+							 " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+							 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) AS u(k, c, q, p, s, a)",
+							 8, types, values, NULL, false, 0);
 
 		if (napply > 0)
 		{

@@ -85,7 +85,8 @@ REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer)
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
-    OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
+    OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer,
+    OUT held text[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
 BEGIN
@@ -105,47 +106,11 @@ BEGIN
     upgrade_after := s.upgrade_after;
     downgrade_after := s.downgrade_after;
     max_step := s.max_step;
+    -- Held grades (src/simulation.sql): the keys held at as_of.
+    held := custier._held_keys(s.tbl, ev.as_of);
 END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it';
+COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it: the query, earlier evaluations, rules and held keys';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION @extschema@._evaluation_record(p_evaluation_id bigint, p_batch integer, p_keys text[],
-    p_current @extschema@.tier[], p_qualified @extschema@.tier[], p_proposed @extschema@.tier[], p_scores numeric[])
-RETURNS TABLE (o_n bigint, o_action text, o_tier @extschema@.tier)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE ev custier.evaluation; s record; held_keys text[];
-BEGIN
-    SELECT * INTO ev FROM custier.evaluation e WHERE e.evaluation_id = p_evaluation_id;
-    s := custier._evaluation_setup(ev.policy);
-    held_keys := custier._held_keys(s.tbl, ev.as_of);
-    RETURN QUERY
-    WITH h AS (
-        -- A held customer's proposal is its grade; its qualified tier is
-        -- still recorded and counts in later streaks.
-        SELECT u.k, u.c, u.q, CASE WHEN u.held THEN coalesce(u.c, u.p) ELSE u.p END AS p, u.sc, u.n, u.held
-          FROM (SELECT v.*, (v.k COLLATE "C") OPERATOR(pg_catalog.=) ANY (held_keys) AS held
-                  FROM unnest(p_keys, p_current, p_qualified, p_proposed, p_scores) WITH ORDINALITY v(k, c, q, p, sc, n)) u
-    ), d AS MATERIALIZED (
-        SELECT u.*,
-               CASE WHEN u.held THEN 'held'
-                    WHEN u.p OPERATOR(custier.=) u.c THEN 'kept'
-                    WHEN u.c IS NULL OR s.approval = 'none'
-                         OR (s.approval = 'downgrade' AND u.p OPERATOR(custier.>) u.c) THEN 'applied'
-                    -- Only a policy that asks for approval can have open adjustments to wait on.
-                    WHEN EXISTS (SELECT FROM custier.adjustment a
-                                  WHERE a.tbl = s.tbl AND a.customer_key = u.k AND a.status IN ('proposed', 'approved')) THEN 'pending'
-                    ELSE 'proposed' END AS a
-          FROM h u
-    ), ins AS (
-        INSERT INTO custier.evaluation_result
-            (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)
-        SELECT p_evaluation_id, d.k, d.c, d.q, d.p, d.sc, d.a, p_batch FROM d
-    )
-    SELECT d.n, d.a, d.p FROM d WHERE d.a IN ('applied', 'proposed') ORDER BY d.n;
-END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) IS
-    'internal: records a graded batch of a running evaluation and decides what is applied, proposed, kept or pending';
-REVOKE ALL ON FUNCTION @extschema@._evaluation_record(bigint, integer, text[], @extschema@.tier[], @extschema@.tier[], @extschema@.tier[], numeric[]) FROM PUBLIC;
 
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
     'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';

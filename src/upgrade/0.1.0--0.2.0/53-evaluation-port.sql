@@ -1,11 +1,11 @@
 -- 53-evaluation-port.sql — features of the PL/pgSQL evaluation of 0.2.0's
--- first modules, on the C run_evaluation: held grades (_evaluation_record,
+-- first modules, on the C run_evaluation: held grades (_evaluation_claim,
 -- _evaluation_plan, refreshed in their fragments), a proposal racing a run
 -- leaves the customer pending (_evaluation_open, new), allocate() after the
--- last batch, batch_last_keys and the progress DETAIL (src/evaluation.c).
+-- last batch and the progress DETAIL (src/evaluation.c).
 
 -- Opens the adjustments a batch of a running evaluation proposes (the
--- customers _evaluation_record decided 'proposed'), with their evidence;
+-- customers a batch decided 'proposed', src/evaluation.c), with their evidence;
 -- returns how many it opened.  A customer that got an open adjustment since
 -- the batch looked (a concurrent custier.propose: the adjustment's trigger
 -- waits for it and then refuses with unique_violation) is recorded as
