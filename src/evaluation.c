@@ -808,9 +808,9 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		custier_exec_generic(CUSTIER_AS_EXTENSION, owner,
 							 "INSERT INTO custier.evaluation_result"
 							 " (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)"
-							 " SELECT $1, u.k, u.c, u.q, u.p, u.s, u.a, $2"
-							 " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-							 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) AS u(k, c, q, p, s, a)",
+							 /* Set-returning functions in the target list run in step, unmaterialized. */
+							 " SELECT $1, pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+							 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $2",
 							 8, types, values, NULL, false, 0);
 
 		if (napply > 0)
