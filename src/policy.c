@@ -24,6 +24,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "common/int.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -36,6 +37,7 @@
 #include "custier.h"
 #include "custier_citus.h"
 #include "lifecycle.h"
+#include "numeric128.h"
 #include "rights.h"
 
 PG_FUNCTION_INFO_V1(custier_assign_tier_jsonb);
@@ -79,6 +81,10 @@ typedef struct Bound
 	Numeric		n;
 	IntBoundCase intcase;
 	int64		i;
+	/* when scaled: n is exactly sv × 10^-scale (scale: n's display scale) */
+	bool		scaled;
+	int			scale;
+	int64		sv;
 } Bound;
 
 typedef struct Band
@@ -111,6 +117,8 @@ typedef struct Criterion
 	Bound	   *th_bound;
 	/* thresholds method: 100 × weight × (n − r + 1), indexed by rank r = 1..n */
 	Numeric    *rank_wk;
+	/* thresholds method: tier t's bound on this metric, t = 0..n (NULL when none) */
+	Bound	  **th_of;
 	/* score method: bands, most points first */
 	int			nbands;
 	Band	   *bands;
@@ -143,8 +151,10 @@ typedef struct MetricValue
 {
 	bool		isnull;
 	bool		isint;
-	int64		i;
-	Numeric		n;				/* when !isint */
+	bool		scaled;			/* !isint, and n is exactly i × 10^-scale */
+	int			scale;			/* when scaled: n's display scale */
+	int64		i;				/* isint: the value; scaled: the value × 10^scale */
+	Numeric		n;				/* when !isint (4-byte header) */
 } MetricValue;
 
 typedef struct CompiledPolicy
@@ -169,6 +179,7 @@ typedef struct CompiledPolicy
 	MetricValue *values;		/* scratch, one per criterion */
 	int		   *met;			/* scratch, one per criterion: rank or band met */
 	RowMap	   *rowmap;			/* one per row type, the last one used first */
+	char	   *numbuf;			/* scratch, NUMBUF_SIZE per criterion: short numerics unpacked */
 
 	/*
 	 * The score depends only on what each criterion met (its rank, or its
@@ -179,8 +190,16 @@ typedef struct CompiledPolicy
 	int			memo_n;
 	int		   *memo_stride;	/* per criterion */
 	Numeric    *score_memo;		/* per combination, NULL until computed */
+	Numeric    *next_memo;		/* per combination: score method's score_to_next */
+	int			score_key;		/* the combination policy_score last saw, -1 if not kept */
 	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
+	int			label_len[TIER_MAX_RANK + 1];
+	Tier		next_of[TIER_MAX_RANK + 1]; /* policy_next_tier */
+	int			explain_cap;	/* the largest explanation buffer needed so far */
 } CompiledPolicy;
+
+/* A short varlena has at most 127 bytes: with a 4-byte header, 130. */
+#define NUMBUF_SIZE MAXALIGN(VARATT_SHORT_MAX + VARHDRSZ)
 
 /* Combinations of met values a compiled policy keeps scores for, at most. */
 #define SCORE_MEMO_MAX 4096
@@ -286,6 +305,155 @@ numeric_quotient(Numeric a, Numeric b)
 	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, q));
 }
 
+/*
+ * Exact decimal arithmetic in int64: a finite numeric whose digits fit is
+ * kept as v × 10^-scale with scale its display scale, so that comparing two
+ * of them, or subtracting one from the other, costs a few integer
+ * operations instead of numeric_cmp or numeric_sub (and their pallocs).
+ * Every function here says false when the int64 would overflow; the caller
+ * then takes the numeric path, so results never depend on which was taken.
+ */
+static const int64 pow10_i64[19] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+	INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+	INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+	INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+	INT64CONST(100000000000000000), INT64CONST(1000000000000000000)
+};
+
+/* The numeric as sv × 10^-scale, scale its display scale; false if it is not finite or does not fit. */
+static bool
+numeric_scaled_int64(Numeric n, int64 *sv, int *scale)
+{
+	NumericView nv;
+	acc_int		a;
+
+	numeric_view(NumericGetDatum(n), &nv);
+	if (nv.special || !numeric_view_scaled(&nv, nv.dscale, &a) || a < PG_INT64_MIN || a > PG_INT64_MAX)
+		return false;
+	*sv = (int64) a;
+	*scale = nv.dscale;
+	return true;
+}
+
+/* *r = a × 10^by */
+static inline bool
+i64_rescale(int64 a, int by, int64 *r)
+{
+	if (by == 0 || a == 0)
+	{
+		*r = a;
+		return true;
+	}
+	if (by > 18)
+		return false;
+	return !pg_mul_s64_overflow(a, pow10_i64[by], r);
+}
+
+/* *cmp = sign of (a × 10^-as − b × 10^-bs) */
+static inline bool
+scaled_cmp(int64 a, int as, int64 b, int bs, int *cmp)
+{
+	if (as < bs ? !i64_rescale(a, bs - as, &a) : !i64_rescale(b, as - bs, &b))
+		return false;
+	*cmp = (a > b) - (a < b);
+	return true;
+}
+
+/* a × 10^-as − b × 10^-bs = *r × 10^-*rs, *rs = max(as, bs): the display scale numeric_sub gives */
+static inline bool
+scaled_sub(int64 a, int as, int64 b, int bs, int64 *r, int *rs)
+{
+	int			s = Max(as, bs);
+
+	if (!i64_rescale(a, s - as, &a) || !i64_rescale(b, s - bs, &b) || pg_sub_s64_overflow(a, b, r))
+		return false;
+	*rs = s;
+	return true;
+}
+
+/*
+ * Writes v × 10^-scale at dst (int-aligned) as the numeric make_result
+ * builds for it with display scale `scale` (as custier_scaled_to_numeric
+ * does, without a palloc): a 4-byte varlena header, the short or long
+ * numeric header, base-NBASE digits with leading and trailing zero digits
+ * stripped.  Returns its size, at most NUMERIC_INT64_MAXSIZE.
+ */
+#define NUMERIC_INT64_MAXSIZE (VARHDRSZ + 2 * sizeof(uint16) + 7 * sizeof(int16))
+
+static int
+numeric_write_int64(char *dst, int64 v, int scale)
+{
+	bool		negative = v < 0;
+	uint64		mag = negative ? -(uint64) v : (uint64) v;
+	int16		lsd[8];			/* least significant first */
+	int			nd = 0;
+	int			frac = scale / DEC_DIGITS;
+	int			r = scale % DEC_DIGITS;
+	int			weight;
+	int			first;
+	int			ndigits;
+	int			size;
+	char	   *p = dst + VARHDRSZ;
+	uint16		header;
+
+	if (r > 0)
+	{
+		/* the last r decimal digits head the lowest NBASE digit */
+		static const int pow10_small[] = {1, 10, 100, 1000};
+
+		lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+		mag /= pow10_small[r];
+		frac++;
+	}
+	while (mag != 0)
+	{
+		lsd[nd++] = (int16) (mag % NBASE);
+		mag /= NBASE;
+	}
+	while (nd > 0 && lsd[nd - 1] == 0)
+		nd--;
+	weight = nd - 1 - frac;
+	first = 0;
+	while (first < nd && lsd[first] == 0)
+		first++;
+	ndigits = nd - first;
+	if (ndigits == 0)
+	{
+		weight = 0;
+		negative = false;
+	}
+	if (scale <= NUMERIC_SHORT_DSCALE_MAX &&
+		weight <= NUMERIC_SHORT_WEIGHT_MAX && weight >= NUMERIC_SHORT_WEIGHT_MIN)
+	{
+		header = NUMERIC_SHORT |
+			(negative ? NUMERIC_SHORT_SIGN_MASK : 0) |
+			(scale << NUMERIC_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
+			(weight & NUMERIC_SHORT_WEIGHT_MASK);
+		memcpy(p, &header, sizeof(uint16));
+		p += sizeof(uint16);
+	}
+	else
+	{
+		int16		w = (int16) weight;
+
+		header = (negative ? NUMERIC_NEG : NUMERIC_POS) | (scale & NUMERIC_DSCALE_MASK);
+		memcpy(p, &header, sizeof(uint16));
+		memcpy(p + sizeof(uint16), &w, sizeof(int16));
+		p += 2 * sizeof(uint16);
+	}
+	for (int i = nd - 1; i >= first; i--)
+	{
+		memcpy(p, &lsd[i], sizeof(int16));
+		p += sizeof(int16);
+	}
+	size = p - dst;
+	SET_VARSIZE(dst, size);
+	return size;
+}
+
 static void
 bound_init(Bound *b, Numeric n, bool higher_is_better)
 {
@@ -293,6 +461,7 @@ bound_init(Bound *b, Numeric n, bool higher_is_better)
 
 	b->n = n;
 	b->i = 0;
+	b->scaled = numeric_scaled_int64(n, &b->sv, &b->scale);
 	r = DatumGetNumeric(DirectFunctionCall1(higher_is_better ? numeric_ceil : numeric_floor,
 											NumericGetDatum(n)));
 	if (numeric_compare(r, int64_to_numeric(PG_INT64_MAX)) > 0)
@@ -320,7 +489,8 @@ meets(const MetricValue *v, const Bound *b, bool higher_is_better)
 			return b->intcase == INTBOUND_ALWAYS;
 		return higher_is_better ? v->i >= b->i : v->i <= b->i;
 	}
-	cmp = numeric_compare(v->n, b->n);
+	if (!(v->scaled && b->scaled && scaled_cmp(v->i, v->scale, b->sv, b->scale, &cmp)))
+		cmp = numeric_compare(v->n, b->n);
 	return higher_is_better ? cmp >= 0 : cmp <= 0;
 }
 
@@ -365,6 +535,8 @@ copy_numeric(Datum d)
 	return DatumGetNumericCopy(d);
 }
 
+static Tier policy_next_tier(CompiledPolicy *p, Tier tier);
+
 static CompiledPolicy *
 policy_compile(text *name, MemoryContext parent)
 {
@@ -380,6 +552,7 @@ policy_compile(text *name, MemoryContext parent)
 				r;
 	Numeric		sum_weight;
 
+	custier_acc_init();
 	cxt = AllocSetContextCreate(parent, "custier compiled policy", ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	p = palloc0(sizeof(CompiledPolicy));
@@ -423,6 +596,7 @@ policy_compile(text *name, MemoryContext parent)
 	p->ncrit = (int) SPI_processed;
 	p->crit = palloc0(sizeof(Criterion) * Max(p->ncrit, 1));
 	p->values = palloc0(sizeof(MetricValue) * Max(p->ncrit, 1));
+	p->numbuf = palloc(NUMBUF_SIZE * Max(p->ncrit, 1));
 	sum_weight = int64_to_numeric(0);
 	for (row = 0; row < SPI_processed; row++)
 	{
@@ -463,6 +637,16 @@ policy_compile(text *name, MemoryContext parent)
 		c->th_tier[k] = t;
 		bound_init(&c->th_bound[k], copy_numeric(spi_value(tt, row, 3, &isnull)), c->higher_is_better);
 		c->nthresholds++;
+	}
+
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		int			k;
+
+		c->th_of = palloc0(sizeof(Bound *) * (p->ngrades + 1));
+		for (k = 0; k < c->nthresholds; k++)
+			c->th_of[c->th_tier[k]] = &c->th_bound[k];
 	}
 
 	/* Tier rules for the thresholds method: every tier that has thresholds. */
@@ -566,7 +750,10 @@ policy_compile(text *name, MemoryContext parent)
 			continue;
 		d = spi_value(tt, row, 2, &isnull);
 		if (!isnull)
+		{
 			p->label[t] = TextDatumGetCString(d);
+			p->label_len[t] = strlen(p->label[t]);
+		}
 		d = spi_value(tt, row, 3, &isnull);
 		if (isnull)
 			continue;
@@ -610,8 +797,15 @@ policy_compile(text *name, MemoryContext parent)
 			p->memo_n *= values;
 	}
 	if (p->memo_n > 0)
+	{
 		p->score_memo = palloc0(sizeof(Numeric) * p->memo_n);
+		p->next_memo = palloc0(sizeof(Numeric) * p->memo_n);
+	}
+	p->score_key = -1;
+	p->explain_cap = 1024;
 	MemoryContextSwitchTo(oldcxt);
+	for (r = 0; r <= p->ngrades; r++)
+		p->next_of[r] = policy_next_tier(p, (Tier) r);
 
 	SPI_finish();
 	return p;
@@ -761,6 +955,15 @@ checked_numeric(CompiledPolicy *p, Criterion *c, Numeric n)
 	return n;
 }
 
+/* v is the finite-or-infinite numeric n (a 4-byte header, or jsonb's own). */
+static inline void
+value_numeric(MetricValue *v, Numeric n)
+{
+	v->isnull = false;
+	v->n = n;
+	v->scaled = numeric_scaled_int64(n, &v->i, &v->scale);
+}
+
 static const char *
 jsonb_container_kind(JsonbContainer *jc)
 {
@@ -787,6 +990,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 
 		v->isnull = true;
 		v->isint = false;
+		v->scaled = false;
 		if (getKeyJsonValueFromContainer(&jb->root, c->metric, c->metric_len, &jv) == NULL)
 			continue;
 		switch (jv.type)
@@ -794,8 +998,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 			case jbvNull:
 				break;
 			case jbvNumeric:
-				v->isnull = false;
-				v->n = jv.val.numeric;
+				value_numeric(v, jv.val.numeric);
 				break;
 			case jbvString:
 				{
@@ -807,11 +1010,10 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 								 errmsg("policy \"%s\": metric \"%s\" is not a number: \"%s\"",
 										p->name, c->metric, s),
 								 errhint(METRIC_JSON_HINT)));
-					v->isnull = false;
-					v->n = checked_numeric(p, c,
-										   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-																			   ObjectIdGetDatum(InvalidOid),
-																			   Int32GetDatum(-1))));
+					value_numeric(v, checked_numeric(p, c,
+													 DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+																						 ObjectIdGetDatum(InvalidOid),
+																						 Int32GetDatum(-1)))));
 					break;
 				}
 			case jbvBool:
@@ -939,6 +1141,7 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 		Datum		d;
 
 		v->isint = false;
+		v->scaled = false;
 		v->isnull = (a < 0 || map->nulls[a]);
 		if (v->isnull)
 			continue;
@@ -958,15 +1161,34 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 				v->i = DatumGetInt64(d);
 				break;
 			case MK_FLOAT4:
-				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d)));
+				value_numeric(v, checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d))));
 				break;
 			case MK_FLOAT8:
-				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d)));
+				value_numeric(v, checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d))));
 				break;
 			case MK_NUMERIC:
-				/* once per row: numeric_cmp would otherwise unpack a short header per comparison */
-				v->n = checked_numeric(p, &p->crit[i], (Numeric) PG_DETOAST_DATUM(d));
-				break;
+				{
+					Numeric		n;
+
+					/*
+					 * A 4-byte header once per row (numeric_cmp would
+					 * otherwise unpack a short one per comparison): a short
+					 * one is copied into this criterion's scratch, as
+					 * PG_DETOAST_DATUM would copy it, without a palloc.
+					 */
+					if (VARATT_IS_SHORT(DatumGetPointer(d)) && !VARATT_IS_EXTERNAL(DatumGetPointer(d)))
+					{
+						Size		len = VARSIZE_SHORT(DatumGetPointer(d)) - VARHDRSZ_SHORT;
+
+						n = (Numeric) (p->numbuf + i * NUMBUF_SIZE);
+						memcpy(VARDATA(n), VARDATA_SHORT(DatumGetPointer(d)), len);
+						SET_VARSIZE(n, len + VARHDRSZ);
+					}
+					else
+						n = (Numeric) PG_DETOAST_DATUM(d);
+					value_numeric(v, checked_numeric(p, &p->crit[i], n));
+					break;
+				}
 			case MK_MISSING:
 				v->isnull = true;
 				break;
@@ -1031,10 +1253,15 @@ policy_score(CompiledPolicy *p, int *met, bool *isnull)
 			key += met[i] * p->memo_stride[i];
 		}
 	}
+	p->score_key = -1;
 	if (*isnull)
 		return NULL;
-	if (p->memo_n > 0 && p->score_memo[key] != NULL)
-		return p->score_memo[key];
+	if (p->memo_n > 0)
+	{
+		p->score_key = key;
+		if (p->score_memo[key] != NULL)
+			return p->score_memo[key];
+	}
 
 	/* the same sum, in the same order, as without the memo */
 	for (i = 0; i < p->ncrit; i++)
@@ -1227,59 +1454,17 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 }
 
 /*
- * The explanation is built as a JsonbValue tree whose object keys are
- * already in jsonb's order (shorter keys first, then bytewise) and unique,
- * and converted in one pass (JsonbValueToJsonb writes pairs in the order
- * given): the same bytes pushJsonbValue gives, without its per-object sort.
- * The orders below are that rule applied to the fixed key names.
- */
-static inline void
-jv_key(JsonbPair *pair, const char *key, int len)
-{
-	pair->key.type = jbvString;
-	pair->key.val.string.val = (char *) key;
-	pair->key.val.string.len = len;
-	pair->order = 0;
-}
-
-#define JV_KEY(pair, lit) jv_key((pair), (lit), sizeof(lit) - 1)
-
-static inline void
-jv_string(JsonbValue *v, const char *s)
-{
-	if (s == NULL)
-		v->type = jbvNull;
-	else
-	{
-		v->type = jbvString;
-		v->val.string.val = (char *) s;
-		v->val.string.len = strlen(s);
-	}
-}
-
-/* A number; infinities (float columns) as strings, as to_jsonb does. */
-static inline void
-jv_numeric(JsonbValue *v, Numeric n)
-{
-	if (n == NULL)
-		v->type = jbvNull;
-	else if (numeric_is_nan(n) || numeric_is_inf(n))
-		jv_string(v, numeric_normalize(n));
-	else
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = n;
-	}
-}
-
-/*
- * A JsonbValue tree (objects with sorted, unique keys; no jbvBinary, no
- * NaN) written to the jsonb format in one exactly-sized buffer: the bytes
- * JsonbValueToJsonb writes (the same headers, JEntries, offsets every
- * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
- * measured from the start of the varlena), with inlined appends in place
- * of its out-of-line buffer checks, which cost more than the rest of an
- * explanation.
+ * The explanation is written straight to the jsonb format, into one buffer:
+ * the bytes JsonbValueToJsonb writes for it (the same headers, JEntries,
+ * offsets every JB_OFFSET_STRIDE entries and int alignment of numerics and
+ * containers, measured from the start of the varlena; keys in jsonb's order,
+ * shorter first, then bytewise), with no JsonbValue tree, no per-object key
+ * sort and inlined appends.  Its objects have fixed keys: each object's
+ * header, key JEntries and key bytes are constant (ObjShape, built once per
+ * backend), so writing an object is two copies and its values.  Numbers are
+ * copied from the compiled policy or, for integer values and for gaps that
+ * int64 holds, written in the numeric format directly (numeric_write_int64).
+ * test/pgtap/grade.sql checks the result against the jsonb parser's bytes.
  */
 typedef struct JbBuf
 {
@@ -1320,236 +1505,286 @@ jb_pad(JbBuf *b)
 }
 
 static inline void
-jb_append(JbBuf *b, const void *src, int len)
+jb_put(JbBuf *b, int at, JEntry je)
+{
+	memcpy(b->data + at, &je, sizeof(JEntry));
+}
+
+/* Values: each appends its bytes and returns its JEntry. */
+static inline JEntry
+jw_string(JbBuf *b, const char *s, int len)
 {
 	jb_need(b, len);
-	memcpy(b->data + b->len, src, len);
+	memcpy(b->data + b->len, s, len);
 	b->len += len;
+	return (JEntry) len;		/* JENTRY_ISSTRING is 0 */
 }
 
-static void jb_value(JbBuf *b, JEntry *je, const JsonbValue *v);
-
-static inline void
-jb_scalar(JbBuf *b, JEntry *je, const JsonbValue *v)
+/* A number (copied as it is, its header included); NULL as null, NaN and infinities as strings, as to_jsonb does. */
+static JEntry
+jw_numeric(JbBuf *b, Numeric n)
 {
-	switch (v->type)
+	int			numlen;
+	int			pad;
+
+	if (n == NULL)
+		return JENTRY_ISNULL;
+	if (unlikely(numeric_is_nan(n) || numeric_is_inf(n)))
 	{
-		case jbvNull:
-			*je = JENTRY_ISNULL;
-			break;
-		case jbvString:
-			jb_append(b, v->val.string.val, v->val.string.len);
-			*je = v->val.string.len;
-			break;
-		case jbvNumeric:
+		const char *s = numeric_normalize(n);
+
+		return jw_string(b, s, strlen(s));
+	}
+	numlen = VARSIZE_ANY(n);
+	jb_need(b, numlen);
+	pad = jb_pad(b);
+	memcpy(b->data + b->len, n, numlen);
+	b->len += numlen;
+	return JENTRY_ISNUMERIC | (pad + numlen);
+}
+
+/* v × 10^-scale as the numeric of display scale `scale` */
+static inline JEntry
+jw_int64(JbBuf *b, int64 v, int scale)
+{
+	int			pad;
+	int			numlen;
+
+	jb_need(b, NUMERIC_INT64_MAXSIZE);
+	pad = jb_pad(b);
+	numlen = numeric_write_int64(b->data + b->len, v, scale);
+	b->len += numlen;
+	return JENTRY_ISNUMERIC | (pad + numlen);
+}
+
+/* An object of fixed keys, in jsonb's order. */
+#define OBJSHAPE_MAXKEYS 8
+typedef struct ObjShape
+{
+	int			nkeys;
+	int			headlen;		/* header and key JEntries */
+	int			keyslen;
+	char		head[sizeof(uint32) + OBJSHAPE_MAXKEYS * sizeof(JEntry)];
+	char		keys[OBJSHAPE_MAXKEYS * 16];
+} ObjShape;
+
+typedef enum
+{
+	SHAPE_TOP_THRESHOLDS,
+	SHAPE_TOP_SCORE,
+	SHAPE_CRIT_THRESHOLDS,
+	SHAPE_CRIT_SCORE,
+	NSHAPES
+} ShapeId;
+
+static const char *const shape_keys[NSHAPES][OBJSHAPE_MAXKEYS + 1] = {
+	{"tier", "label", "score", "method", "policy", "criteria", "next_tier", NULL},
+	{"tier", "label", "score", "method", "policy", "criteria", "next_tier", "score_to_next", NULL},
+	{"value", "metric", "points", "weight", "keep_gap", "next_gap", "tier_met", "direction", NULL},
+	{"band", "value", "metric", "points", "weight", "direction", NULL},
+};
+
+static ObjShape shapes[NSHAPES];
+static bool shapes_built = false;
+
+static void
+shapes_build(void)
+{
+	for (int s = 0; s < NSHAPES; s++)
+	{
+		ObjShape   *sh = &shapes[s];
+		uint32		header;
+		int			total = 0;
+
+		for (sh->nkeys = 0; shape_keys[s][sh->nkeys] != NULL; sh->nkeys++)
+			;
+		header = sh->nkeys | JB_FOBJECT;
+		memcpy(sh->head, &header, sizeof(uint32));
+		sh->keyslen = 0;
+		for (int k = 0; k < sh->nkeys; k++)
+		{
+			const char *key = shape_keys[s][k];
+			int			len = strlen(key);
+			JEntry		je = len;
+
+			/* jsonb's key order, so that the parser would lay them out the same */
+			if (k > 0)
 			{
-				int			numlen = VARSIZE_ANY(v->val.numeric);
-				int			pad = jb_pad(b);
+				const char *prev = shape_keys[s][k - 1];
+				int			plen = strlen(prev);
 
-				jb_append(b, v->val.numeric, numlen);
-				*je = JENTRY_ISNUMERIC | (pad + numlen);
-				break;
+				if (plen > len || (plen == len && memcmp(prev, key, len) >= 0))
+					elog(ERROR, "custier: explanation key \"%s\" out of jsonb order", key);
 			}
-		case jbvBool:
-			*je = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
-			break;
-		default:
-			elog(ERROR, "custier: unexpected jsonb value type %d", (int) v->type);
+			total += len;
+			/* 2 × nkeys entries: only the first ever falls on the offset stride */
+			if (k == 0)
+				je = total | JENTRY_HAS_OFF;
+			memcpy(sh->head + sizeof(uint32) + k * sizeof(JEntry), &je, sizeof(JEntry));
+			memcpy(sh->keys + sh->keyslen, key, len);
+			sh->keyslen += len;
+		}
+		StaticAssertStmt(2 * OBJSHAPE_MAXKEYS <= JB_OFFSET_STRIDE, "keys and values within one offset stride");
+		sh->headlen = sizeof(uint32) + sh->nkeys * sizeof(JEntry);
 	}
+	shapes_built = true;
 }
 
-static void
-jb_array(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+/* Starts an object of shape sh at *base; returns where its value JEntries go. */
+static inline int
+jw_object_begin(JbBuf *b, const ObjShape *sh, int *base)
 {
-	int			base = b->len;
-	int			n = v->val.array.nElems;
-	uint32		header = n | JB_FARRAY;
-	int			jentry_at;
-	int			total = 0;
-	int			i;
+	int			je_at;
 
+	*base = b->len;
+	jb_need(b, sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen);
 	jb_pad(b);
-	jb_append(b, &header, sizeof(uint32));
-	jb_need(b, sizeof(JEntry) * n);
-	jentry_at = b->len;
-	b->len += sizeof(JEntry) * n;
-	for (i = 0; i < n; i++)
+	memcpy(b->data + b->len, sh->head, sh->headlen);
+	b->len += sh->headlen;
+	je_at = b->len;
+	b->len += sh->nkeys * sizeof(JEntry);
+	memcpy(b->data + b->len, sh->keys, sh->keyslen);
+	b->len += sh->keyslen;
+	return je_at;
+}
+
+/*
+ * Thresholds method: the gap (see gap_to_bound) of value v to the bound b;
+ * 0 when b is NULL (the tier has no threshold on this metric).
+ */
+static JEntry
+jw_gap(JbBuf *b, CompiledPolicy *p, const MetricValue *v, const Bound *bound, bool higher_is_better)
+{
+	int64		r;
+	int			rs;
+
+	if (bound == NULL)
+		return jw_numeric(b, p->zero);
+	if (v->isnull)
+		return JENTRY_ISNULL;
+	if (meets(v, bound, higher_is_better))
+		return jw_numeric(b, p->zero);
+	if (bound->scaled &&
+		(v->isint ? scaled_sub(bound->sv, bound->scale, v->i, 0, &r, &rs)
+		 : v->scaled && scaled_sub(bound->sv, bound->scale, v->i, v->scale, &r, &rs)))
+		return jw_int64(b, r, rs);
+	return jw_numeric(b, numeric_less(bound->n, v->isint ? int64_to_numeric(v->i) : v->n));
+}
+
+/* Score method: min_score of the next tier − score (see policy_score_key for when it is kept). */
+static Numeric
+score_to_next(CompiledPolicy *p, Numeric score, Tier next)
+{
+	Numeric		r;
+
+	if (p->score_key >= 0 && p->next_memo[p->score_key] != NULL)
+		return p->next_memo[p->score_key];
+	r = numeric_less(level_min_score(p, next), score);
+	if (p->score_key >= 0)
 	{
-		JEntry		meta;
+		Numeric		copy = MemoryContextAlloc(p->cxt, VARSIZE(r));
 
-		jb_value(b, &meta, &v->val.array.elems[i]);
-		total += JBE_OFFLENFLD(meta);
-		if ((i % JB_OFFSET_STRIDE) == 0)
-			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
-		jentry_at += sizeof(JEntry);
+		memcpy(copy, r, VARSIZE(r));
+		p->next_memo[p->score_key] = copy;
+		r = copy;
 	}
-	*pheader = JENTRY_ISCONTAINER | (b->len - base);
-}
-
-static void
-jb_object(JbBuf *b, JEntry *pheader, const JsonbValue *v)
-{
-	int			base = b->len;
-	int			n = v->val.object.nPairs;
-	uint32		header = n | JB_FOBJECT;
-	int			jentry_at;
-	int			total = 0;
-	int			i;
-
-	jb_pad(b);
-	jb_append(b, &header, sizeof(uint32));
-	jb_need(b, sizeof(JEntry) * 2 * n);
-	jentry_at = b->len;
-	b->len += sizeof(JEntry) * 2 * n;
-	/* the keys, then the values */
-	for (i = 0; i < 2 * n; i++)
-	{
-		const JsonbPair *pair = &v->val.object.pairs[i < n ? i : i - n];
-		JEntry		meta;
-
-		if (i < n)
-			jb_scalar(b, &meta, &pair->key);
-		else
-			jb_value(b, &meta, &pair->value);
-		total += JBE_OFFLENFLD(meta);
-		if ((i % JB_OFFSET_STRIDE) == 0)
-			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
-		jentry_at += sizeof(JEntry);
-	}
-	*pheader = JENTRY_ISCONTAINER | (b->len - base);
-}
-
-static void
-jb_value(JbBuf *b, JEntry *je, const JsonbValue *v)
-{
-	if (v->type == jbvArray)
-		jb_array(b, je, v);
-	else if (v->type == jbvObject)
-		jb_object(b, je, v);
-	else
-		jb_scalar(b, je, v);
-}
-
-/* The jsonb of an object or array tree, as JsonbValueToJsonb gives it. */
-static Jsonb *
-jb_encode(const JsonbValue *root)
-{
-	JbBuf		b;
-	JEntry		je;
-
-	Assert(root->type == jbvObject || root->type == jbvArray);
-	b.cap = 1024;
-	b.data = palloc(b.cap);
-	b.len = VARHDRSZ;
-	jb_value(&b, &je, root);
-	SET_VARSIZE(b.data, b.len);
-	return (Jsonb *) b.data;
+	return r;
 }
 
 /* The explanation of the row in p->values, graded tier with score (met: per criterion). */
 static Jsonb *
 policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
 {
-	Tier		next = policy_next_tier(p, tier);
-	JsonbValue	root;
-	JsonbValue	criteria;
-	JsonbPair  *top;
-	JsonbPair  *pairs;
-	int			ntop = p->is_score ? 8 : 7;
+	Tier		next = p->next_of[tier];
+	const ObjShape *top_shape;
+	const ObjShape *crit_shape;
+	JbBuf		b;
+	int			top_base,
+				top_je,
+				arr_base,
+				arr_je,
+				total = 0;
+	uint32		header;
+	JEntry		je;
 	int			i;
 
-	criteria.type = jbvArray;
-	criteria.val.array.rawScalar = false;
-	criteria.val.array.nElems = p->ncrit;
-	criteria.val.array.elems = palloc(sizeof(JsonbValue) * Max(p->ncrit, 1));
-	pairs = palloc(sizeof(JsonbPair) * 8 * Max(p->ncrit, 1));
+	if (!shapes_built)
+		shapes_build();
+	top_shape = &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS];
+	crit_shape = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
+
+	b.cap = p->explain_cap;
+	b.data = palloc(b.cap);
+	b.len = VARHDRSZ;
+
+	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
+	top_je = jw_object_begin(&b, top_shape, &top_base);
+	jb_put(&b, top_je, jw_string(&b, p->tier_str[tier], 1));
+	jb_put(&b, top_je + 4, p->label[tier] ? jw_string(&b, p->label[tier], p->label_len[tier]) : JENTRY_ISNULL);
+	jb_put(&b, top_je + 8, jw_numeric(&b, isnull ? NULL : score));
+	jb_put(&b, top_je + 12, p->is_score ? jw_string(&b, "score", 5) : jw_string(&b, "thresholds", 10));
+	jb_put(&b, top_je + 16, jw_string(&b, p->name, p->name_len));
+
+	/* criteria: an array of objects */
+	arr_base = b.len;
+	jb_need(&b, sizeof(uint32) + p->ncrit * sizeof(JEntry));
+	jb_pad(&b);
+	header = p->ncrit | JB_FARRAY;
+	memcpy(b.data + b.len, &header, sizeof(uint32));
+	b.len += sizeof(uint32);
+	arr_je = b.len;
+	b.len += p->ncrit * sizeof(JEntry);
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
-		JsonbValue *obj = &criteria.val.array.elems[i];
-		JsonbPair  *kv;
-		int			n = 0;
+		int			base;
+		int			at = jw_object_begin(&b, crit_shape, &base);
 
-		obj->type = jbvObject;
-		kv = pairs + 8 * i;
 		if (p->is_score)
 		{
 			/* band, value, metric, points, weight, direction */
-			JV_KEY(&kv[n], "band");
-			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
+			jb_put(&b, at, jw_numeric(&b, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL));
+			at += 4;
 		}
-		JV_KEY(&kv[n], "value");
-		if (!v->isnull && v->isint)
-		{
-			kv[n].value.type = jbvNumeric;
-			kv[n++].value.val.numeric = int64_to_numeric(v->i);
-		}
-		else
-			jv_numeric(&kv[n++].value, v->isnull ? NULL : v->n);
-		JV_KEY(&kv[n], "metric");
-		kv[n].value.type = jbvString;
-		kv[n].value.val.string.val = c->metric;
-		kv[n++].value.val.string.len = c->metric_len;
-		JV_KEY(&kv[n], "points");
+		/* value, metric, points, weight */
+		jb_put(&b, at, v->isnull ? JENTRY_ISNULL : v->isint ? jw_int64(&b, v->i, 0) : jw_numeric(&b, v->n));
+		jb_put(&b, at + 4, jw_string(&b, c->metric, c->metric_len));
 		if (p->is_score)
-			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+			jb_put(&b, at + 8, jw_numeric(&b, met[i] >= 0 ? c->bands[met[i]].points : p->zero));
 		else
-			jv_numeric(&kv[n++].value, p->rank_points[met[i]]);
-		JV_KEY(&kv[n], "weight");
-		jv_numeric(&kv[n++].value, c->weight);
+			jb_put(&b, at + 8, jw_numeric(&b, p->rank_points[met[i]]));
+		jb_put(&b, at + 12, jw_numeric(&b, c->weight));
+		at += 16;
 		if (!p->is_score)
 		{
-			/* keep_gap, next_gap, tier_met: 8 bytes each, bytewise */
-			JV_KEY(&kv[n], "keep_gap");
-			jv_numeric(&kv[n++].value, criterion_gap(p, i, tier));
-			JV_KEY(&kv[n], "next_gap");
-			jv_numeric(&kv[n++].value, next ? criterion_gap(p, i, next) : NULL);
-			JV_KEY(&kv[n], "tier_met");
-			jv_string(&kv[n++].value, met[i] > 0 ? p->tier_str[met[i]] : NULL);
+			/* keep_gap, next_gap, tier_met */
+			jb_put(&b, at, jw_gap(&b, p, v, c->th_of[tier], c->higher_is_better));
+			jb_put(&b, at + 4, next ? jw_gap(&b, p, v, c->th_of[next], c->higher_is_better) : JENTRY_ISNULL);
+			jb_put(&b, at + 8, met[i] > 0 ? jw_string(&b, p->tier_str[met[i]], 1) : JENTRY_ISNULL);
+			at += 12;
 		}
-		JV_KEY(&kv[n], "direction");
-		kv[n].value.type = jbvString;
-		kv[n].value.val.string.val = c->higher_is_better ? "higher is better" : "lower is better";
-		kv[n++].value.val.string.len = c->higher_is_better ? 16 : 15;
-		obj->val.object.nPairs = n;
-		obj->val.object.pairs = kv;
-	}
+		/* direction */
+		jb_put(&b, at, c->higher_is_better ? jw_string(&b, "higher is better", 16)
+			   : jw_string(&b, "lower is better", 15));
 
-	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
-	top = palloc(sizeof(JsonbPair) * ntop);
-	JV_KEY(&top[0], "tier");
-	top[0].value.type = jbvString;
-	top[0].value.val.string.val = p->tier_str[tier];
-	top[0].value.val.string.len = 1;
-	JV_KEY(&top[1], "label");
-	jv_string(&top[1].value, p->label[tier]);
-	JV_KEY(&top[2], "score");
-	jv_numeric(&top[2].value, isnull ? NULL : score);
-	JV_KEY(&top[3], "method");
-	top[3].value.type = jbvString;
-	top[3].value.val.string.val = p->is_score ? "score" : "thresholds";
-	top[3].value.val.string.len = p->is_score ? 5 : 10;
-	JV_KEY(&top[4], "policy");
-	top[4].value.type = jbvString;
-	top[4].value.val.string.val = p->name;
-	top[4].value.val.string.len = p->name_len;
-	JV_KEY(&top[5], "criteria");
-	top[5].value = criteria;
-	JV_KEY(&top[6], "next_tier");
-	jv_string(&top[6].value, next ? p->tier_str[next] : NULL);
-	if (p->is_score)
-	{
-		JV_KEY(&top[7], "score_to_next");
-		jv_numeric(&top[7].value,
-				   (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
+		je = JENTRY_ISCONTAINER | (b.len - base);
+		total += JBE_OFFLENFLD(je);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			je = (je & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		jb_put(&b, arr_je + i * sizeof(JEntry), je);
 	}
-	root.type = jbvObject;
-	root.val.object.nPairs = ntop;
-	root.val.object.pairs = top;
-	return jb_encode(&root);
+	jb_put(&b, top_je + 20, JENTRY_ISCONTAINER | (b.len - arr_base));
+
+	/* next_tier, score_to_next */
+	jb_put(&b, top_je + 24, next ? jw_string(&b, p->tier_str[next], 1) : JENTRY_ISNULL);
+	if (p->is_score)
+		jb_put(&b, top_je + 28, jw_numeric(&b, (next && !isnull) ? score_to_next(p, score, next) : NULL));
+
+	SET_VARSIZE(b.data, b.len);
+	if (b.cap > p->explain_cap)
+		p->explain_cap = b.cap;
+	return (Jsonb *) b.data;
 }
 
 /* Grades the row in p->values once: tier, score and what each criterion met. */
@@ -1734,6 +1969,7 @@ custier_grade_record(PG_FUNCTION_ARGS)
 		{
 			p->values[i].isnull = true;
 			p->values[i].isint = false;
+			p->values[i].scaled = false;
 		}
 
 	tier = policy_grade(p, &score, &isnull);
