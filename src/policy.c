@@ -223,6 +223,7 @@ typedef struct PolicyCache
 	int			last;			/* slot of the previous call */
 	CompiledPolicy **slot;
 	TupleDesc	result_desc;	/* custier._grade's result row, blessed */
+	bool		result_inplace; /* grade_row_inplace can form it (grade_row_shape_ok) */
 } PolicyCache;
 
 /*
@@ -1497,11 +1498,12 @@ jb_need(JbBuf *b, int need)
 static inline int
 jb_pad(JbBuf *b)
 {
-	int			pad = INTALIGN(b->len) - b->len;
+	int			start = b->len;
 
-	memset(b->data + b->len, 0, pad);
-	b->len += pad;
-	return pad;
+	/* at most 3 bytes: no memset call */
+	while (b->len & (sizeof(int32) - 1))
+		b->data[b->len++] = 0;
+	return b->len - start;
 }
 
 static inline void
@@ -1520,6 +1522,16 @@ jw_string(JbBuf *b, const char *s, int len)
 	return (JEntry) len;		/* JENTRY_ISSTRING is 0 */
 }
 
+/* NaN or an infinity (numeric_is_nan || numeric_is_inf, inline) */
+static inline bool
+numeric_is_special(Numeric n)
+{
+	uint16		h;
+
+	memcpy(&h, VARDATA_ANY(n), sizeof(uint16));
+	return (h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL;
+}
+
 /* A number (copied as it is, its header included); NULL as null, NaN and infinities as strings, as to_jsonb does. */
 static JEntry
 jw_numeric(JbBuf *b, Numeric n)
@@ -1529,7 +1541,7 @@ jw_numeric(JbBuf *b, Numeric n)
 
 	if (n == NULL)
 		return JENTRY_ISNULL;
-	if (unlikely(numeric_is_nan(n) || numeric_is_inf(n)))
+	if (unlikely(numeric_is_special(n)))
 	{
 		const char *s = numeric_normalize(n);
 
@@ -1691,14 +1703,18 @@ score_to_next(CompiledPolicy *p, Numeric score, Tier next)
 	return r;
 }
 
-/* The explanation of the row in p->values, graded tier with score (met: per criterion). */
-static Jsonb *
-policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+/*
+ * Writes the explanation of the row in p->values, graded tier with score
+ * (met: per criterion), into b from b->len on (int-aligned: the jsonb's
+ * varlena header goes there).
+ */
+static void
+explain_write(JbBuf *b, CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
 {
+	int			start = b->len;
 	Tier		next = p->next_of[tier];
 	const ObjShape *top_shape;
 	const ObjShape *crit_shape;
-	JbBuf		b;
 	int			top_base,
 				top_je,
 				arr_base,
@@ -1713,77 +1729,89 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	top_shape = &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS];
 	crit_shape = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
 
-	b.cap = p->explain_cap;
-	b.data = palloc(b.cap);
-	b.len = VARHDRSZ;
+	Assert(INTALIGN(start) == start);
+	b->len += VARHDRSZ;
 
 	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
-	top_je = jw_object_begin(&b, top_shape, &top_base);
-	jb_put(&b, top_je, jw_string(&b, p->tier_str[tier], 1));
-	jb_put(&b, top_je + 4, p->label[tier] ? jw_string(&b, p->label[tier], p->label_len[tier]) : JENTRY_ISNULL);
-	jb_put(&b, top_je + 8, jw_numeric(&b, isnull ? NULL : score));
-	jb_put(&b, top_je + 12, p->is_score ? jw_string(&b, "score", 5) : jw_string(&b, "thresholds", 10));
-	jb_put(&b, top_je + 16, jw_string(&b, p->name, p->name_len));
+	top_je = jw_object_begin(b, top_shape, &top_base);
+	jb_put(b, top_je, jw_string(b, p->tier_str[tier], 1));
+	jb_put(b, top_je + 4, p->label[tier] ? jw_string(b, p->label[tier], p->label_len[tier]) : JENTRY_ISNULL);
+	jb_put(b, top_je + 8, jw_numeric(b, isnull ? NULL : score));
+	jb_put(b, top_je + 12, p->is_score ? jw_string(b, "score", 5) : jw_string(b, "thresholds", 10));
+	jb_put(b, top_je + 16, jw_string(b, p->name, p->name_len));
 
 	/* criteria: an array of objects */
-	arr_base = b.len;
-	jb_need(&b, sizeof(uint32) + p->ncrit * sizeof(JEntry));
-	jb_pad(&b);
+	arr_base = b->len;
+	jb_need(b, sizeof(uint32) + p->ncrit * sizeof(JEntry));
+	jb_pad(b);
 	header = p->ncrit | JB_FARRAY;
-	memcpy(b.data + b.len, &header, sizeof(uint32));
-	b.len += sizeof(uint32);
-	arr_je = b.len;
-	b.len += p->ncrit * sizeof(JEntry);
+	memcpy(b->data + b->len, &header, sizeof(uint32));
+	b->len += sizeof(uint32);
+	arr_je = b->len;
+	b->len += p->ncrit * sizeof(JEntry);
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
 		int			base;
-		int			at = jw_object_begin(&b, crit_shape, &base);
+		int			at = jw_object_begin(b, crit_shape, &base);
 
 		if (p->is_score)
 		{
 			/* band, value, metric, points, weight, direction */
-			jb_put(&b, at, jw_numeric(&b, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL));
+			jb_put(b, at, jw_numeric(b, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL));
 			at += 4;
 		}
 		/* value, metric, points, weight */
-		jb_put(&b, at, v->isnull ? JENTRY_ISNULL : v->isint ? jw_int64(&b, v->i, 0) : jw_numeric(&b, v->n));
-		jb_put(&b, at + 4, jw_string(&b, c->metric, c->metric_len));
+		jb_put(b, at, v->isnull ? JENTRY_ISNULL : v->isint ? jw_int64(b, v->i, 0) : jw_numeric(b, v->n));
+		jb_put(b, at + 4, jw_string(b, c->metric, c->metric_len));
 		if (p->is_score)
-			jb_put(&b, at + 8, jw_numeric(&b, met[i] >= 0 ? c->bands[met[i]].points : p->zero));
+			jb_put(b, at + 8, jw_numeric(b, met[i] >= 0 ? c->bands[met[i]].points : p->zero));
 		else
-			jb_put(&b, at + 8, jw_numeric(&b, p->rank_points[met[i]]));
-		jb_put(&b, at + 12, jw_numeric(&b, c->weight));
+			jb_put(b, at + 8, jw_numeric(b, p->rank_points[met[i]]));
+		jb_put(b, at + 12, jw_numeric(b, c->weight));
 		at += 16;
 		if (!p->is_score)
 		{
 			/* keep_gap, next_gap, tier_met */
-			jb_put(&b, at, jw_gap(&b, p, v, c->th_of[tier], c->higher_is_better));
-			jb_put(&b, at + 4, next ? jw_gap(&b, p, v, c->th_of[next], c->higher_is_better) : JENTRY_ISNULL);
-			jb_put(&b, at + 8, met[i] > 0 ? jw_string(&b, p->tier_str[met[i]], 1) : JENTRY_ISNULL);
+			jb_put(b, at, jw_gap(b, p, v, c->th_of[tier], c->higher_is_better));
+			jb_put(b, at + 4, next ? jw_gap(b, p, v, c->th_of[next], c->higher_is_better) : JENTRY_ISNULL);
+			jb_put(b, at + 8, met[i] > 0 ? jw_string(b, p->tier_str[met[i]], 1) : JENTRY_ISNULL);
 			at += 12;
 		}
 		/* direction */
-		jb_put(&b, at, c->higher_is_better ? jw_string(&b, "higher is better", 16)
-			   : jw_string(&b, "lower is better", 15));
+		jb_put(b, at, c->higher_is_better ? jw_string(b, "higher is better", 16)
+			   : jw_string(b, "lower is better", 15));
 
-		je = JENTRY_ISCONTAINER | (b.len - base);
+		je = JENTRY_ISCONTAINER | (b->len - base);
 		total += JBE_OFFLENFLD(je);
 		if ((i % JB_OFFSET_STRIDE) == 0)
 			je = (je & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		jb_put(&b, arr_je + i * sizeof(JEntry), je);
+		jb_put(b, arr_je + i * sizeof(JEntry), je);
 	}
-	jb_put(&b, top_je + 20, JENTRY_ISCONTAINER | (b.len - arr_base));
+	jb_put(b, top_je + 20, JENTRY_ISCONTAINER | (b->len - arr_base));
 
 	/* next_tier, score_to_next */
-	jb_put(&b, top_je + 24, next ? jw_string(&b, p->tier_str[next], 1) : JENTRY_ISNULL);
+	jb_put(b, top_je + 24, next ? jw_string(b, p->tier_str[next], 1) : JENTRY_ISNULL);
 	if (p->is_score)
-		jb_put(&b, top_je + 28, jw_numeric(&b, (next && !isnull) ? score_to_next(p, score, next) : NULL));
+		jb_put(b, top_je + 28, jw_numeric(b, (next && !isnull) ? score_to_next(p, score, next) : NULL));
 
-	SET_VARSIZE(b.data, b.len);
-	if (b.cap > p->explain_cap)
-		p->explain_cap = b.cap;
+	SET_VARSIZE(b->data + start, b->len - start);
+	/* room enough for the next ones, most likely */
+	if (b->len - start + 256 > p->explain_cap)
+		p->explain_cap = b->len - start + 256;
+}
+
+/* The explanation as a jsonb datum of its own. */
+static Jsonb *
+policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
+	JbBuf		b;
+
+	b.cap = p->explain_cap;
+	b.data = palloc(b.cap);
+	b.len = 0;
+	explain_write(&b, p, met, score, isnull, tier);
 	return (Jsonb *) b.data;
 }
 
@@ -1927,6 +1955,134 @@ custier_shortfall_record(PG_FUNCTION_ARGS)
 }
 
 /*
+ * grade_row_inplace forms custier._grade's result row (qualified_tier,
+ * score, explanation) for this row type: a 1-byte pass-by-value column, then
+ * a numeric and a jsonb column, both varlenas aligned on int that may be
+ * stored short.
+ */
+static bool
+grade_row_shape_ok(TupleDesc desc)
+{
+	Form_pg_attribute a;
+
+	if (desc->natts != 3)
+		return false;
+	a = TupleDescAttr(desc, 0);
+	if (a->attisdropped || a->attlen != 1 || !a->attbyval || a->attalign != TYPALIGN_CHAR)
+		return false;
+	for (int i = 1; i < 3; i++)
+	{
+		a = TupleDescAttr(desc, i);
+		if (a->attisdropped || a->atttypid != (i == 1 ? NUMERICOID : JSONBOID) || a->attlen != -1 ||
+			a->attalign != TYPALIGN_INT || a->attstorage == TYPSTORAGE_PLAIN)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Appends varlena v at *off as heap_fill_tuple stores it in a column
+ * aligned on int whose storage is not plain: a short header as it is, a
+ * 4-byte one made short when it can be (both unaligned), else aligned.
+ */
+static inline void
+grade_row_varlena(char *data, int *off, const struct varlena *v)
+{
+	int			len;
+
+	if (VARATT_IS_SHORT(v))
+	{
+		len = VARSIZE_SHORT(v);
+		memcpy(data + *off, v, len);
+	}
+	else if (VARATT_CAN_MAKE_SHORT(v))
+	{
+		len = VARATT_CONVERTED_SHORT_SIZE(v);
+		SET_VARSIZE_SHORT(data + *off, len);
+		memcpy(data + *off + 1, VARDATA(v), len - 1);
+	}
+	else
+	{
+		while (*off & (sizeof(int32) - 1))
+			data[(*off)++] = 0;
+		len = VARSIZE(v);
+		memcpy(data + *off, v, len);
+	}
+	*off += len;
+}
+
+/*
+ * custier._grade's result row, byte for byte what heap_form_tuple forms of
+ * (tier, score or NULL, explanation or NULL), with the explanation written
+ * in place: one palloc, and neither a separate jsonb nor a copy of it.
+ */
+static Datum
+grade_row_inplace(CompiledPolicy *p, TupleDesc desc, Tier tier, Numeric score, bool isnull, bool explain)
+{
+	bool		hasnull = isnull || !explain;
+	int			hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(3) : 0));
+	uint16		infomask = 0;
+	bits8		bits = 0x01;
+	HeapTupleHeader td;
+	JbBuf		b;
+	int			off;
+
+	b.cap = hoff + 1 + (isnull ? 0 : VARSIZE_ANY(score) + 3) + (explain ? 3 + p->explain_cap : 0);
+	b.data = palloc(b.cap);
+	memset(b.data, 0, hoff);
+	off = hoff;
+	b.data[off++] = (char) tier;
+	if (!isnull)
+	{
+		bits |= 0x02;
+		infomask |= HEAP_HASVARWIDTH;
+		grade_row_varlena(b.data, &off, (const struct varlena *) score);
+	}
+	b.len = off;
+	if (explain)
+	{
+		int			unaligned = off;
+		char	   *jb;
+
+		bits |= 0x04;
+		infomask |= HEAP_HASVARWIDTH;
+		while (b.len & (sizeof(int32) - 1))
+			b.data[b.len++] = 0;
+		off = b.len;
+		explain_write(&b, p, p->met, score, isnull, tier);
+		jb = b.data + off;
+		if (VARATT_CAN_MAKE_SHORT(jb))
+		{
+			/* small enough to be stored short: unaligned, as heap_fill_tuple does */
+			int			len = VARATT_CONVERTED_SHORT_SIZE(jb);
+
+			memmove(b.data + unaligned + 1, VARDATA(jb), len - 1);
+			SET_VARSIZE_SHORT(b.data + unaligned, len);
+			b.len = unaligned + len;
+		}
+	}
+	td = (HeapTupleHeader) b.data;
+	HeapTupleHeaderSetNatts(td, 3);
+#ifdef HEAP_IS_DATUM
+	/* a server that marks and versions composite datums (by natts): its own setup */
+	heap_tuple_set_datum(td, desc, b.len);
+#else
+	HeapTupleHeaderSetDatumLength(td, b.len);
+	HeapTupleHeaderSetTypeId(td, desc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, desc->tdtypmod);
+	ItemPointerSetInvalid(&(td->t_ctid));
+#endif
+	td->t_hoff = hoff;
+	if (hasnull)
+	{
+		infomask |= HEAP_HASNULL;
+		td->t_bits[0] = bits;
+	}
+	td->t_infomask |= infomask;
+	return PointerGetDatum(td);
+}
+
+/*
  * custier._grade(policy, metrics record, has_metrics, with_explanation,
  * OUT qualified_tier, OUT score, OUT explanation): what assign_tier, score
  * and explain give for the row, from one reading of it and one grading (the
@@ -1959,6 +2115,7 @@ custier_grade_record(PG_FUNCTION_ARGS)
 			elog(ERROR, "custier: _grade must return a row");
 		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 		cache->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		cache->result_inplace = grade_row_shape_ok(cache->result_desc);
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -1973,6 +2130,9 @@ custier_grade_record(PG_FUNCTION_ARGS)
 		}
 
 	tier = policy_grade(p, &score, &isnull);
+	if (cache->result_inplace)
+		PG_RETURN_DATUM(grade_row_inplace(p, cache->result_desc, tier, score, isnull,
+										  !PG_ARGISNULL(3) && PG_GETARG_BOOL(3)));
 	values[0] = TierGetDatum(tier);
 	values[1] = isnull ? (Datum) 0 : NumericGetDatum(score);
 	nulls[1] = isnull;
