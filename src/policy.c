@@ -196,6 +196,7 @@ typedef struct CompiledPolicy
 	int			label_len[TIER_MAX_RANK + 1];
 	Tier		next_of[TIER_MAX_RANK + 1]; /* policy_next_tier */
 	int			explain_cap;	/* the largest explanation buffer needed so far */
+	bool		consts_finite;	/* weights and points: finite, 4-byte headers (jw_const) */
 } CompiledPolicy;
 
 /* A short varlena has at most 127 bytes: with a 4-byte header, 130. */
@@ -336,6 +337,16 @@ numeric_scaled_int64(Numeric n, int64 *sv, int *scale)
 	*sv = (int64) a;
 	*scale = nv.dscale;
 	return true;
+}
+
+/* NaN or an infinity (numeric_is_nan || numeric_is_inf, inline) */
+static inline bool
+numeric_is_special(Numeric n)
+{
+	uint16		h;
+
+	memcpy(&h, VARDATA_ANY(n), sizeof(uint16));
+	return (h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL;
 }
 
 /* *r = a × 10^by */
@@ -804,6 +815,18 @@ policy_compile(text *name, MemoryContext parent)
 	}
 	p->score_key = -1;
 	p->explain_cap = 1024;
+	/* their CHECKs make them finite; the explanation relies on it only when so */
+	p->consts_finite = true;
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		if (VARATT_IS_SHORT(c->weight) || numeric_is_special(c->weight))
+			p->consts_finite = false;
+		for (r = 0; r < c->nbands; r++)
+			if (VARATT_IS_SHORT(c->bands[r].points) || numeric_is_special(c->bands[r].points))
+				p->consts_finite = false;
+	}
 	MemoryContextSwitchTo(oldcxt);
 	for (r = 0; r <= p->ngrades; r++)
 		p->next_of[r] = policy_next_tier(p, (Tier) r);
@@ -1506,6 +1529,41 @@ jb_pad(JbBuf *b)
 	return b->len - start;
 }
 
+/*
+ * memcpy for the short pieces an explanation is made of, without a call:
+ * two overlapping word copies cover 4..16 bytes (no byte outside src or
+ * dst is touched).
+ */
+static inline void
+copy_short(char *dst, const char *src, int len)
+{
+	if (len > 16)
+		memcpy(dst, src, len);
+	else if (len >= 8)
+	{
+		uint64		a,
+					z;
+
+		memcpy(&a, src, 8);
+		memcpy(&z, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + len - 8, &z, 8);
+	}
+	else if (len >= 4)
+	{
+		uint32		a,
+					z;
+
+		memcpy(&a, src, 4);
+		memcpy(&z, src + len - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + len - 4, &z, 4);
+	}
+	else
+		for (int i = 0; i < len; i++)
+			dst[i] = src[i];
+}
+
 static inline void
 jb_put(JbBuf *b, int at, JEntry je)
 {
@@ -1517,19 +1575,9 @@ static inline JEntry
 jw_string(JbBuf *b, const char *s, int len)
 {
 	jb_need(b, len);
-	memcpy(b->data + b->len, s, len);
+	copy_short(b->data + b->len, s, len);
 	b->len += len;
 	return (JEntry) len;		/* JENTRY_ISSTRING is 0 */
-}
-
-/* NaN or an infinity (numeric_is_nan || numeric_is_inf, inline) */
-static inline bool
-numeric_is_special(Numeric n)
-{
-	uint16		h;
-
-	memcpy(&h, VARDATA_ANY(n), sizeof(uint16));
-	return (h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL;
 }
 
 /* A number (copied as it is, its header included); NULL as null, NaN and infinities as strings, as to_jsonb does. */
@@ -1550,7 +1598,22 @@ jw_numeric(JbBuf *b, Numeric n)
 	numlen = VARSIZE_ANY(n);
 	jb_need(b, numlen);
 	pad = jb_pad(b);
-	memcpy(b->data + b->len, n, numlen);
+	copy_short(b->data + b->len, (const char *) n, numlen);
+	b->len += numlen;
+	return JENTRY_ISNUMERIC | (pad + numlen);
+}
+
+/* A finite numeric of the compiled policy, 4-byte header (checked when compiled: finite_const). */
+static inline JEntry
+jw_const(JbBuf *b, Numeric n)
+{
+	int			numlen = VARSIZE(n);
+	int			pad;
+
+	Assert(!VARATT_IS_SHORT(n) && !numeric_is_special(n));
+	jb_need(b, numlen);
+	pad = jb_pad(b);
+	copy_short(b->data + b->len, (const char *) n, numlen);
 	b->len += numlen;
 	return JENTRY_ISNUMERIC | (pad + numlen);
 }
@@ -1651,11 +1714,11 @@ jw_object_begin(JbBuf *b, const ObjShape *sh, int *base)
 	*base = b->len;
 	jb_need(b, sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen);
 	jb_pad(b);
-	memcpy(b->data + b->len, sh->head, sh->headlen);
+	copy_short(b->data + b->len, sh->head, sh->headlen);
 	b->len += sh->headlen;
 	je_at = b->len;
 	b->len += sh->nkeys * sizeof(JEntry);
-	memcpy(b->data + b->len, sh->keys, sh->keyslen);
+	copy_short(b->data + b->len, sh->keys, sh->keyslen);
 	b->len += sh->keyslen;
 	return je_at;
 }
@@ -1671,11 +1734,11 @@ jw_gap(JbBuf *b, CompiledPolicy *p, const MetricValue *v, const Bound *bound, bo
 	int			rs;
 
 	if (bound == NULL)
-		return jw_numeric(b, p->zero);
+		return jw_const(b, p->zero);
 	if (v->isnull)
 		return JENTRY_ISNULL;
 	if (meets(v, bound, higher_is_better))
-		return jw_numeric(b, p->zero);
+		return jw_const(b, p->zero);
 	if (bound->scaled &&
 		(v->isint ? scaled_sub(bound->sv, bound->scale, v->i, 0, &r, &rs)
 		 : v->scaled && scaled_sub(bound->sv, bound->scale, v->i, v->scale, &r, &rs)))
@@ -1766,10 +1829,14 @@ explain_write(JbBuf *b, CompiledPolicy *p, const int *met, Numeric score, bool i
 		jb_put(b, at, v->isnull ? JENTRY_ISNULL : v->isint ? jw_int64(b, v->i, 0) : jw_numeric(b, v->n));
 		jb_put(b, at + 4, jw_string(b, c->metric, c->metric_len));
 		if (p->is_score)
-			jb_put(b, at + 8, jw_numeric(b, met[i] >= 0 ? c->bands[met[i]].points : p->zero));
+		{
+			Numeric		points = met[i] >= 0 ? c->bands[met[i]].points : p->zero;
+
+			jb_put(b, at + 8, p->consts_finite ? jw_const(b, points) : jw_numeric(b, points));
+		}
 		else
-			jb_put(b, at + 8, jw_numeric(b, p->rank_points[met[i]]));
-		jb_put(b, at + 12, jw_numeric(b, c->weight));
+			jb_put(b, at + 8, jw_const(b, p->rank_points[met[i]]));
+		jb_put(b, at + 12, p->consts_finite ? jw_const(b, c->weight) : jw_numeric(b, c->weight));
 		at += 16;
 		if (!p->is_score)
 		{
