@@ -157,6 +157,24 @@ typedef struct MetricValue
 	Numeric		n;				/* when !isint (4-byte header) */
 } MetricValue;
 
+/* A value that is not a constant of the compiled policy, as explain_prepare found it. */
+typedef enum
+{
+	XV_NULL,
+	XV_INT64,					/* i × 10^-scale */
+	XV_NUMERIC,					/* a finite numeric, copied as it is */
+	XV_STRING					/* NaN and infinities, as to_jsonb gives them */
+} XValueKind;
+
+typedef struct XValue
+{
+	XValueKind	kind;
+	int			scale;
+	int64		i;
+	const char *p;				/* XV_NUMERIC: the numeric; XV_STRING: the text */
+	int			len;			/* its bytes */
+} XValue;
+
 typedef struct CompiledPolicy
 {
 	MemoryContext cxt;
@@ -195,7 +213,10 @@ typedef struct CompiledPolicy
 	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
 	int			label_len[TIER_MAX_RANK + 1];
 	Tier		next_of[TIER_MAX_RANK + 1]; /* policy_next_tier */
-	int			explain_cap;	/* the largest explanation buffer needed so far */
+	Size		explain_fixed;	/* explain_sizes: constants' bytes, 0 until computed */
+	XValue	   *xv;				/* scratch, 3 per criterion: explain_prepare's values */
+	XValue		xscore;			/* scratch: explain_prepare's score */
+	XValue		xnext;			/* scratch: explain_prepare's score_to_next */
 	bool		consts_finite;	/* weights and points: finite, 4-byte headers (jw_const) */
 } CompiledPolicy;
 
@@ -814,7 +835,7 @@ policy_compile(text *name, MemoryContext parent)
 		p->next_memo = palloc0(sizeof(Numeric) * p->memo_n);
 	}
 	p->score_key = -1;
-	p->explain_cap = 1024;
+	p->xv = palloc(sizeof(XValue) * 3 * Max(p->ncrit, 1));
 	/* their CHECKs make them finite; the explanation relies on it only when so */
 	p->consts_finite = true;
 	for (i = 0; i < p->ncrit; i++)
@@ -1478,63 +1499,30 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 }
 
 /*
- * The explanation is written straight to the jsonb format, into one buffer:
- * the bytes JsonbValueToJsonb writes for it (the same headers, JEntries,
- * offsets every JB_OFFSET_STRIDE entries and int alignment of numerics and
- * containers, measured from the start of the varlena; keys in jsonb's order,
- * shorter first, then bytewise), with no JsonbValue tree, no per-object key
- * sort and inlined appends.  Its objects have fixed keys: each object's
- * header, key JEntries and key bytes are constant (ObjShape, built once per
- * backend), so writing an object is two copies and its values.  Numbers are
- * copied from the compiled policy or, for integer values and for gaps that
- * int64 holds, written in the numeric format directly (numeric_write_int64).
- * test/pgtap/grade.sql checks the result against the jsonb parser's bytes.
+ * The explanation is written straight to the jsonb format: the bytes
+ * JsonbValueToJsonb writes for it (the same headers, JEntries, offsets every
+ * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
+ * measured from the start of the varlena; keys in jsonb's order, shorter
+ * first, then bytewise), with no JsonbValue tree and no per-object key sort.
+ *
+ * It is built in two steps.  explain_prepare works out every value that is
+ * not a constant of the compiled policy (metric values, gaps, score) and
+ * how many bytes the whole takes at most; explain_emit then writes it in
+ * one pass into a buffer that size, with no bound check per value.  Its
+ * objects have fixed keys: each object's header, key JEntries and key bytes
+ * are constant (ObjShape, built once per backend), so an object is two
+ * copies and its values.  Numbers are copied from the compiled policy or
+ * the row or, for integer values and for gaps int64 holds, written in the
+ * numeric format directly (numeric_write_int64).  test/pgtap/grade.sql
+ * checks the result against the jsonb parser's bytes.
  */
-typedef struct JbBuf
-{
-	char	   *data;
-	int			len;
-	int			cap;
-} JbBuf;
-
-static void
-jb_grow(JbBuf *b, int need)
-{
-	if ((Size) b->len + need > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
-						JENTRY_OFFLENMASK)));
-	while (b->len + need > b->cap)
-		b->cap *= 2;
-	b->data = repalloc(b->data, b->cap);
-}
-
-/* room for need more bytes and an alignment pad */
-static inline void
-jb_need(JbBuf *b, int need)
-{
-	if (unlikely(b->len + need + 3 > b->cap))
-		jb_grow(b, need + 3);
-}
-
-static inline int
-jb_pad(JbBuf *b)
-{
-	int			start = b->len;
-
-	/* at most 3 bytes: no memset call */
-	while (b->len & (sizeof(int32) - 1))
-		b->data[b->len++] = 0;
-	return b->len - start;
-}
 
 /*
  * memcpy for the short pieces an explanation is made of, without a call:
  * two overlapping word copies cover 4..16 bytes (no byte outside src or
  * dst is touched).
  */
-static inline void
+static pg_attribute_always_inline void
 copy_short(char *dst, const char *src, int len)
 {
 	if (len > 16)
@@ -1564,72 +1552,116 @@ copy_short(char *dst, const char *src, int len)
 			dst[i] = src[i];
 }
 
-static inline void
-jb_put(JbBuf *b, int at, JEntry je)
+/*
+ * The writers take the cursor w and return it past what they wrote.  Every
+ * buffer is palloc'd (max-aligned), so the int alignment jsonb measures from
+ * the start of the varlena (itself int-aligned) is the address's.
+ */
+static pg_attribute_always_inline char *
+w_pad(char *w, int *pad)
 {
-	memcpy(b->data + at, &je, sizeof(JEntry));
+	char	   *start = w;
+
+	while (((uintptr_t) w) & (sizeof(int32) - 1))
+		*w++ = 0;
+	*pad = w - start;
+	return w;
 }
 
-/* Values: each appends its bytes and returns its JEntry. */
-static inline JEntry
-jw_string(JbBuf *b, const char *s, int len)
+static pg_attribute_always_inline char *
+w_string(char *w, const char *s, int len, char *je)
 {
-	jb_need(b, len);
-	copy_short(b->data + b->len, s, len);
-	b->len += len;
-	return (JEntry) len;		/* JENTRY_ISSTRING is 0 */
+	JEntry		e = len;		/* JENTRY_ISSTRING is 0 */
+
+	copy_short(w, s, len);
+	memcpy(je, &e, sizeof(JEntry));
+	return w + len;
 }
 
-/* A number (copied as it is, its header included); NULL as null, NaN and infinities as strings, as to_jsonb does. */
-static JEntry
-jw_numeric(JbBuf *b, Numeric n)
+/* A numeric of numlen bytes, header included, copied as it is. */
+static pg_attribute_always_inline char *
+w_numeric(char *w, const char *n, int numlen, char *je)
 {
-	int			numlen;
 	int			pad;
+	JEntry		e;
 
-	if (n == NULL)
-		return JENTRY_ISNULL;
-	if (unlikely(numeric_is_special(n)))
+	w = w_pad(w, &pad);
+	copy_short(w, n, numlen);
+	e = JENTRY_ISNUMERIC | (pad + numlen);
+	memcpy(je, &e, sizeof(JEntry));
+	return w + numlen;
+}
+
+static pg_attribute_always_inline char *
+w_null(char *w, char *je)
+{
+	JEntry		e = JENTRY_ISNULL;
+
+	memcpy(je, &e, sizeof(JEntry));
+	return w;
+}
+
+/* bytes the value takes at most, its alignment pad included */
+static inline int
+xvalue_max(const XValue *x)
+{
+	switch (x->kind)
 	{
-		const char *s = numeric_normalize(n);
-
-		return jw_string(b, s, strlen(s));
+		case XV_NULL:
+			return 0;
+		case XV_INT64:
+			return 3 + NUMERIC_INT64_MAXSIZE;
+		case XV_NUMERIC:
+			return 3 + x->len;
+		default:
+			return x->len;
 	}
-	numlen = VARSIZE_ANY(n);
-	jb_need(b, numlen);
-	pad = jb_pad(b);
-	copy_short(b->data + b->len, (const char *) n, numlen);
-	b->len += numlen;
-	return JENTRY_ISNUMERIC | (pad + numlen);
 }
 
-/* A finite numeric of the compiled policy, 4-byte header (checked when compiled: finite_const). */
-static inline JEntry
-jw_const(JbBuf *b, Numeric n)
+/* A number; NULL as null, NaN and infinities as strings, as to_jsonb does. */
+static inline void
+xvalue_numeric(XValue *x, Numeric n)
 {
-	int			numlen = VARSIZE(n);
-	int			pad;
-
-	Assert(!VARATT_IS_SHORT(n) && !numeric_is_special(n));
-	jb_need(b, numlen);
-	pad = jb_pad(b);
-	copy_short(b->data + b->len, (const char *) n, numlen);
-	b->len += numlen;
-	return JENTRY_ISNUMERIC | (pad + numlen);
+	if (n == NULL)
+		x->kind = XV_NULL;
+	else if (unlikely(numeric_is_special(n)))
+	{
+		x->kind = XV_STRING;
+		x->p = numeric_normalize(n);
+		x->len = strlen(x->p);
+	}
+	else
+	{
+		x->kind = XV_NUMERIC;
+		x->p = (const char *) n;
+		x->len = VARSIZE_ANY(n);
+	}
 }
 
-/* v × 10^-scale as the numeric of display scale `scale` */
-static inline JEntry
-jw_int64(JbBuf *b, int64 v, int scale)
+static pg_attribute_always_inline char *
+w_xvalue(char *w, const XValue *x, char *je)
 {
-	int			pad;
-	int			numlen;
+	switch (x->kind)
+	{
+		case XV_NULL:
+			return w_null(w, je);
+		case XV_INT64:
+			{
+				int			pad;
+				int			numlen;
+				JEntry		e;
 
-	jb_need(b, NUMERIC_INT64_MAXSIZE);
-	pad = jb_pad(b);
-	numlen = numeric_write_int64(b->data + b->len, v, scale);
-	b->len += numlen;
-	return JENTRY_ISNUMERIC | (pad + numlen);
+				w = w_pad(w, &pad);
+				numlen = numeric_write_int64(w, x->i, x->scale);
+				e = JENTRY_ISNUMERIC | (pad + numlen);
+				memcpy(je, &e, sizeof(JEntry));
+				return w + numlen;
+			}
+		case XV_NUMERIC:
+			return w_numeric(w, x->p, x->len, je);
+		default:
+			return w_string(w, x->p, x->len, je);
+	}
 }
 
 /* An object of fixed keys, in jsonb's order. */
@@ -1705,48 +1737,52 @@ shapes_build(void)
 	shapes_built = true;
 }
 
-/* Starts an object of shape sh at *base; returns where its value JEntries go. */
+/* bytes an object of this shape takes besides its values, its alignment pad included */
 static inline int
-jw_object_begin(JbBuf *b, const ObjShape *sh, int *base)
+shape_size(const ObjShape *sh)
 {
-	int			je_at;
+	return 3 + sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen;
+}
 
-	*base = b->len;
-	jb_need(b, sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen);
-	jb_pad(b);
-	copy_short(b->data + b->len, sh->head, sh->headlen);
-	b->len += sh->headlen;
-	je_at = b->len;
-	b->len += sh->nkeys * sizeof(JEntry);
-	copy_short(b->data + b->len, sh->keys, sh->keyslen);
-	b->len += sh->keyslen;
-	return je_at;
+/* Starts an object of shape sh; *je gets where its value JEntries go. */
+static pg_attribute_always_inline char *
+w_object_begin(char *w, const ObjShape *sh, char **je)
+{
+	int			pad;
+
+	w = w_pad(w, &pad);
+	copy_short(w, sh->head, sh->headlen);
+	w += sh->headlen;
+	*je = w;
+	w += sh->nkeys * sizeof(JEntry);
+	copy_short(w, sh->keys, sh->keyslen);
+	return w + sh->keyslen;
 }
 
 /*
- * Thresholds method: the gap (see gap_to_bound) of value v to the bound b;
- * 0 when b is NULL (the tier has no threshold on this metric).
+ * Thresholds method: the gap (see gap_to_bound) of value v to the bound;
+ * 0 when bound is NULL (the tier has no threshold on this metric).
  */
-static JEntry
-jw_gap(JbBuf *b, CompiledPolicy *p, const MetricValue *v, const Bound *bound, bool higher_is_better)
+static inline void
+xvalue_gap(XValue *x, CompiledPolicy *p, const MetricValue *v, const Bound *bound, bool higher_is_better)
 {
-	int64		r;
-	int			rs;
-
-	if (bound == NULL)
-		return jw_const(b, p->zero);
-	if (v->isnull)
-		return JENTRY_ISNULL;
-	if (meets(v, bound, higher_is_better))
-		return jw_const(b, p->zero);
-	if (bound->scaled &&
-		(v->isint ? scaled_sub(bound->sv, bound->scale, v->i, 0, &r, &rs)
-		 : v->scaled && scaled_sub(bound->sv, bound->scale, v->i, v->scale, &r, &rs)))
-		return jw_int64(b, r, rs);
-	return jw_numeric(b, numeric_less(bound->n, v->isint ? int64_to_numeric(v->i) : v->n));
+	if (bound == NULL || (!v->isnull && meets(v, bound, higher_is_better)))
+	{
+		x->kind = XV_NUMERIC;
+		x->p = (const char *) p->zero;
+		x->len = VARSIZE(p->zero);
+	}
+	else if (v->isnull)
+		x->kind = XV_NULL;
+	else if (bound->scaled &&
+			 (v->isint ? scaled_sub(bound->sv, bound->scale, v->i, 0, &x->i, &x->scale)
+			  : v->scaled && scaled_sub(bound->sv, bound->scale, v->i, v->scale, &x->i, &x->scale)))
+		x->kind = XV_INT64;
+	else
+		xvalue_numeric(x, numeric_less(bound->n, v->isint ? int64_to_numeric(v->i) : v->n));
 }
 
-/* Score method: min_score of the next tier − score (see policy_score_key for when it is kept). */
+/* Score method: min_score of the next tier − score (kept per combination when the score is). */
 static Numeric
 score_to_next(CompiledPolicy *p, Numeric score, Tier next)
 {
@@ -1766,120 +1802,208 @@ score_to_next(CompiledPolicy *p, Numeric score, Tier next)
 	return r;
 }
 
-/*
- * Writes the explanation of the row in p->values, graded tier with score
- * (met: per criterion), into b from b->len on (int-aligned: the jsonb's
- * varlena header goes there).
- */
+/* The constants' share of an explanation's size, at most: once per compiled policy. */
 static void
-explain_write(JbBuf *b, CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+explain_sizes(CompiledPolicy *p)
 {
-	int			start = b->len;
+	const ObjShape *top = &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS];
+	const ObjShape *crit = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
+	int			label_max = 0;
+	int			points_max = VARSIZE(p->zero);
+	Size		size;
+	int			r;
+
+	for (r = 0; r <= p->ngrades; r++)
+		label_max = Max(label_max, p->label_len[r]);
+	for (r = 0; r <= p->ngrades; r++)
+		points_max = Max(points_max, (int) VARSIZE(p->rank_points[r]));
+	/* varlena header; tier, label, method, policy, criteria's header, next_tier */
+	size = VARHDRSZ + shape_size(top) + 1 + label_max + 10 + p->name_len +
+		3 + sizeof(uint32) + p->ncrit * sizeof(JEntry) + 1;
+	for (int i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		int			cpoints = points_max;
+
+		for (r = 0; r < c->nbands; r++)
+			cpoints = Max(cpoints, (int) VARSIZE_ANY(c->bands[r].points));
+		/* metric, points, weight, tier_met, direction; NaN and infinities are 9 bytes at most */
+		size += shape_size(crit) + c->metric_len + 3 + Max(cpoints, 9) +
+			3 + Max((int) VARSIZE_ANY(c->weight), 9) + 1 + 16;
+	}
+	p->explain_fixed = size;
+}
+
+/*
+ * Works out the values of the explanation of the row in p->values (graded
+ * tier with score; met per criterion) that are not the policy's constants,
+ * into p->xv; returns how many bytes explain_emit writes at most.
+ */
+static Size
+explain_prepare(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
 	Tier		next = p->next_of[tier];
-	const ObjShape *top_shape;
-	const ObjShape *crit_shape;
-	int			top_base,
-				top_je,
-				arr_base,
-				arr_je,
-				total = 0;
-	uint32		header;
-	JEntry		je;
+	Size		size;
 	int			i;
 
 	if (!shapes_built)
 		shapes_build();
-	top_shape = &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS];
-	crit_shape = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
-
-	Assert(INTALIGN(start) == start);
-	b->len += VARHDRSZ;
-
-	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
-	top_je = jw_object_begin(b, top_shape, &top_base);
-	jb_put(b, top_je, jw_string(b, p->tier_str[tier], 1));
-	jb_put(b, top_je + 4, p->label[tier] ? jw_string(b, p->label[tier], p->label_len[tier]) : JENTRY_ISNULL);
-	jb_put(b, top_je + 8, jw_numeric(b, isnull ? NULL : score));
-	jb_put(b, top_je + 12, p->is_score ? jw_string(b, "score", 5) : jw_string(b, "thresholds", 10));
-	jb_put(b, top_je + 16, jw_string(b, p->name, p->name_len));
-
-	/* criteria: an array of objects */
-	arr_base = b->len;
-	jb_need(b, sizeof(uint32) + p->ncrit * sizeof(JEntry));
-	jb_pad(b);
-	header = p->ncrit | JB_FARRAY;
-	memcpy(b->data + b->len, &header, sizeof(uint32));
-	b->len += sizeof(uint32);
-	arr_je = b->len;
-	b->len += p->ncrit * sizeof(JEntry);
+	if (p->explain_fixed == 0)
+		explain_sizes(p);
+	size = p->explain_fixed;
+	xvalue_numeric(&p->xscore, isnull ? NULL : score);
+	size += xvalue_max(&p->xscore);
+	if (p->is_score)
+	{
+		xvalue_numeric(&p->xnext, (next && !isnull) ? score_to_next(p, score, next) : NULL);
+		size += xvalue_max(&p->xnext);
+	}
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
-		int			base;
-		int			at = jw_object_begin(b, crit_shape, &base);
+		XValue	   *x = &p->xv[3 * i];
 
+		/* value, then band or keep_gap, then next_gap */
+		if (v->isnull)
+			x[0].kind = XV_NULL;
+		else if (v->isint)
+		{
+			x[0].kind = XV_INT64;
+			x[0].i = v->i;
+			x[0].scale = 0;
+		}
+		else
+			xvalue_numeric(&x[0], v->n);
+		if (p->is_score)
+			xvalue_numeric(&x[1], met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
+		else
+		{
+			xvalue_gap(&x[1], p, v, c->th_of[tier], c->higher_is_better);
+			if (next)
+				xvalue_gap(&x[2], p, v, c->th_of[next], c->higher_is_better);
+			else
+				x[2].kind = XV_NULL;
+			size += xvalue_max(&x[2]);
+		}
+		size += xvalue_max(&x[0]) + xvalue_max(&x[1]);
+	}
+	if (size > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK)));
+	return size;
+}
+
+/* A policy constant: a finite numeric when consts_finite, else anything */
+static pg_attribute_always_inline char *
+w_const(char *w, CompiledPolicy *p, Numeric n, char *je)
+{
+	XValue		x;
+
+	if (likely(p->consts_finite))
+		return w_numeric(w, (const char *) n, VARSIZE(n), je);
+	xvalue_numeric(&x, n);
+	return w_xvalue(w, &x, je);
+}
+
+/*
+ * Writes the explanation explain_prepare prepared at start (int-aligned, in
+ * a palloc'd buffer, with the room explain_prepare said); returns its end.
+ */
+static char *
+explain_emit(CompiledPolicy *p, const int *met, Tier tier, char *start)
+{
+	Tier		next = p->next_of[tier];
+	const ObjShape *crit_shape = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
+	char	   *w = start + VARHDRSZ;
+	char	   *top_je;
+	char	   *arr_je;
+	char	   *arr_base;
+	uint32		header;
+	JEntry		je;
+	int			total = 0;
+	int			pad;
+	int			i;
+
+	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
+	w = w_object_begin(w, &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS], &top_je);
+	w = w_string(w, p->tier_str[tier], 1, top_je);
+	w = p->label[tier] ? w_string(w, p->label[tier], p->label_len[tier], top_je + 4) : w_null(w, top_je + 4);
+	w = w_xvalue(w, &p->xscore, top_je + 8);
+	w = p->is_score ? w_string(w, "score", 5, top_je + 12) : w_string(w, "thresholds", 10, top_je + 12);
+	w = w_string(w, p->name, p->name_len, top_je + 16);
+
+	/* criteria: an array of objects */
+	arr_base = w;
+	w = w_pad(w, &pad);
+	header = p->ncrit | JB_FARRAY;
+	memcpy(w, &header, sizeof(uint32));
+	w += sizeof(uint32);
+	arr_je = w;
+	w += p->ncrit * sizeof(JEntry);
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		const XValue *x = &p->xv[3 * i];
+		char	   *base = w;
+		char	   *at;
+
+		w = w_object_begin(w, crit_shape, &at);
 		if (p->is_score)
 		{
 			/* band, value, metric, points, weight, direction */
-			jb_put(b, at, jw_numeric(b, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL));
+			w = w_xvalue(w, &x[1], at);
 			at += 4;
 		}
 		/* value, metric, points, weight */
-		jb_put(b, at, v->isnull ? JENTRY_ISNULL : v->isint ? jw_int64(b, v->i, 0) : jw_numeric(b, v->n));
-		jb_put(b, at + 4, jw_string(b, c->metric, c->metric_len));
+		w = w_xvalue(w, &x[0], at);
+		w = w_string(w, c->metric, c->metric_len, at + 4);
 		if (p->is_score)
-		{
-			Numeric		points = met[i] >= 0 ? c->bands[met[i]].points : p->zero;
-
-			jb_put(b, at + 8, p->consts_finite ? jw_const(b, points) : jw_numeric(b, points));
-		}
+			w = w_const(w, p, met[i] >= 0 ? c->bands[met[i]].points : p->zero, at + 8);
 		else
-			jb_put(b, at + 8, jw_const(b, p->rank_points[met[i]]));
-		jb_put(b, at + 12, p->consts_finite ? jw_const(b, c->weight) : jw_numeric(b, c->weight));
+			w = w_numeric(w, (const char *) p->rank_points[met[i]], VARSIZE(p->rank_points[met[i]]), at + 8);
+		w = w_const(w, p, c->weight, at + 12);
 		at += 16;
 		if (!p->is_score)
 		{
 			/* keep_gap, next_gap, tier_met */
-			jb_put(b, at, jw_gap(b, p, v, c->th_of[tier], c->higher_is_better));
-			jb_put(b, at + 4, next ? jw_gap(b, p, v, c->th_of[next], c->higher_is_better) : JENTRY_ISNULL);
-			jb_put(b, at + 8, met[i] > 0 ? jw_string(b, p->tier_str[met[i]], 1) : JENTRY_ISNULL);
+			w = w_xvalue(w, &x[1], at);
+			w = w_xvalue(w, &x[2], at + 4);
+			w = met[i] > 0 ? w_string(w, p->tier_str[met[i]], 1, at + 8) : w_null(w, at + 8);
 			at += 12;
 		}
 		/* direction */
-		jb_put(b, at, c->higher_is_better ? jw_string(b, "higher is better", 16)
-			   : jw_string(b, "lower is better", 15));
+		w = c->higher_is_better ? w_string(w, "higher is better", 16, at)
+			: w_string(w, "lower is better", 15, at);
 
-		je = JENTRY_ISCONTAINER | (b->len - base);
+		je = JENTRY_ISCONTAINER | (w - base);
 		total += JBE_OFFLENFLD(je);
 		if ((i % JB_OFFSET_STRIDE) == 0)
 			je = (je & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		jb_put(b, arr_je + i * sizeof(JEntry), je);
+		memcpy(arr_je + i * sizeof(JEntry), &je, sizeof(JEntry));
 	}
-	jb_put(b, top_je + 20, JENTRY_ISCONTAINER | (b->len - arr_base));
+	je = JENTRY_ISCONTAINER | (w - arr_base);
+	memcpy(top_je + 20, &je, sizeof(JEntry));
 
 	/* next_tier, score_to_next */
-	jb_put(b, top_je + 24, next ? jw_string(b, p->tier_str[next], 1) : JENTRY_ISNULL);
+	w = next ? w_string(w, p->tier_str[next], 1, top_je + 24) : w_null(w, top_je + 24);
 	if (p->is_score)
-		jb_put(b, top_je + 28, jw_numeric(b, (next && !isnull) ? score_to_next(p, score, next) : NULL));
+		w = w_xvalue(w, &p->xnext, top_je + 28);
 
-	SET_VARSIZE(b->data + start, b->len - start);
-	/* room enough for the next ones, most likely */
-	if (b->len - start + 256 > p->explain_cap)
-		p->explain_cap = b->len - start + 256;
+	SET_VARSIZE(start, w - start);
+	return w;
 }
 
 /* The explanation as a jsonb datum of its own. */
 static Jsonb *
 policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
 {
-	JbBuf		b;
+	char	   *data = palloc(explain_prepare(p, met, score, isnull, tier));
 
-	b.cap = p->explain_cap;
-	b.data = palloc(b.cap);
-	b.len = 0;
-	explain_write(&b, p, met, score, isnull, tier);
-	return (Jsonb *) b.data;
+	explain_emit(p, met, tier, data);
+	return (Jsonb *) data;
 }
 
 /* Grades the row in p->values once: tier, score and what each criterion met. */
@@ -2088,24 +2212,25 @@ grade_row_inplace(CompiledPolicy *p, TupleDesc desc, Tier tier, Numeric score, b
 {
 	bool		hasnull = isnull || !explain;
 	int			hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(3) : 0));
+	Size		size = hoff + 1 + (isnull ? 0 : VARSIZE_ANY(score) + 3);
 	uint16		infomask = 0;
 	bits8		bits = 0x01;
 	HeapTupleHeader td;
-	JbBuf		b;
+	char	   *data;
 	int			off;
 
-	b.cap = hoff + 1 + (isnull ? 0 : VARSIZE_ANY(score) + 3) + (explain ? 3 + p->explain_cap : 0);
-	b.data = palloc(b.cap);
-	memset(b.data, 0, hoff);
+	if (explain)
+		size += 3 + explain_prepare(p, p->met, score, isnull, tier);
+	data = palloc(size);
+	memset(data, 0, hoff);
 	off = hoff;
-	b.data[off++] = (char) tier;
+	data[off++] = (char) tier;
 	if (!isnull)
 	{
 		bits |= 0x02;
 		infomask |= HEAP_HASVARWIDTH;
-		grade_row_varlena(b.data, &off, (const struct varlena *) score);
+		grade_row_varlena(data, &off, (const struct varlena *) score);
 	}
-	b.len = off;
 	if (explain)
 	{
 		int			unaligned = off;
@@ -2113,28 +2238,27 @@ grade_row_inplace(CompiledPolicy *p, TupleDesc desc, Tier tier, Numeric score, b
 
 		bits |= 0x04;
 		infomask |= HEAP_HASVARWIDTH;
-		while (b.len & (sizeof(int32) - 1))
-			b.data[b.len++] = 0;
-		off = b.len;
-		explain_write(&b, p, p->met, score, isnull, tier);
-		jb = b.data + off;
+		while (off & (sizeof(int32) - 1))
+			data[off++] = 0;
+		jb = data + off;
+		off = explain_emit(p, p->met, tier, jb) - data;
 		if (VARATT_CAN_MAKE_SHORT(jb))
 		{
 			/* small enough to be stored short: unaligned, as heap_fill_tuple does */
 			int			len = VARATT_CONVERTED_SHORT_SIZE(jb);
 
-			memmove(b.data + unaligned + 1, VARDATA(jb), len - 1);
-			SET_VARSIZE_SHORT(b.data + unaligned, len);
-			b.len = unaligned + len;
+			memmove(data + unaligned + 1, VARDATA(jb), len - 1);
+			SET_VARSIZE_SHORT(data + unaligned, len);
+			off = unaligned + len;
 		}
 	}
-	td = (HeapTupleHeader) b.data;
+	td = (HeapTupleHeader) data;
 	HeapTupleHeaderSetNatts(td, 3);
 #ifdef HEAP_IS_DATUM
 	/* a server that marks and versions composite datums (by natts): its own setup */
-	heap_tuple_set_datum(td, desc, b.len);
+	heap_tuple_set_datum(td, desc, off);
 #else
-	HeapTupleHeaderSetDatumLength(td, b.len);
+	HeapTupleHeaderSetDatumLength(td, off);
 	HeapTupleHeaderSetTypeId(td, desc->tdtypeid);
 	HeapTupleHeaderSetTypMod(td, desc->tdtypmod);
 	ItemPointerSetInvalid(&(td->t_ctid));
