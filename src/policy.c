@@ -119,6 +119,8 @@ typedef struct Criterion
 	Numeric    *rank_wk;
 	/* thresholds method: tier t's bound on this metric, t = 0..n (NULL when none) */
 	Bound	  **th_of;
+	/* thresholds method: every better tier's bound is at least as hard (policy_check's rule) */
+	bool		th_monotone;
 	/* score method: bands, most points first */
 	int			nbands;
 	Band	   *bands;
@@ -213,6 +215,7 @@ typedef struct CompiledPolicy
 	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
 	int			label_len[TIER_MAX_RANK + 1];
 	Tier		next_of[TIER_MAX_RANK + 1]; /* policy_next_tier */
+	bool		th_monotone;	/* every criterion's th_monotone */
 	Size		explain_fixed;	/* explain_sizes: constants' bytes, 0 until computed */
 	XValue	   *xv;				/* scratch, 3 per criterion: explain_prepare's values */
 	XValue		xscore;			/* scratch: explain_prepare's score */
@@ -431,6 +434,22 @@ numeric_write_int64(char *dst, int64 v, int scale)
 	char	   *p = dst + VARHDRSZ;
 	uint16		header;
 
+	if (scale == 0 && mag < NBASE)
+	{
+		/* the usual integer: one base-NBASE digit (none for 0), weight 0 */
+		int16		d = (int16) mag;
+
+		header = NUMERIC_SHORT | (negative ? NUMERIC_SHORT_SIGN_MASK : 0);
+		memcpy(p, &header, sizeof(uint16));
+		if (mag == 0)
+		{
+			SET_VARSIZE(dst, VARHDRSZ + sizeof(uint16));
+			return VARHDRSZ + sizeof(uint16);
+		}
+		memcpy(p + sizeof(uint16), &d, sizeof(int16));
+		SET_VARSIZE(dst, VARHDRSZ + 2 * sizeof(uint16));
+		return VARHDRSZ + 2 * sizeof(uint16);
+	}
 	if (r > 0)
 	{
 		/* the last r decimal digits head the lowest NBASE digit */
@@ -627,6 +646,7 @@ policy_compile(text *name, MemoryContext parent)
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	p->ncrit = (int) SPI_processed;
+	p->th_monotone = true;
 	p->crit = palloc0(sizeof(Criterion) * Max(p->ncrit, 1));
 	p->values = palloc0(sizeof(MetricValue) * Max(p->ncrit, 1));
 	p->numbuf = palloc(NUMBUF_SIZE * Max(p->ncrit, 1));
@@ -680,6 +700,21 @@ policy_compile(text *name, MemoryContext parent)
 		c->th_of = palloc0(sizeof(Bound *) * (p->ngrades + 1));
 		for (k = 0; k < c->nthresholds; k++)
 			c->th_of[c->th_tier[k]] = &c->th_bound[k];
+
+		/*
+		 * Then meeting a tier's bound means meeting every worse tier's, so
+		 * the best rank met says which bounds are met (met_bound).
+		 */
+		c->th_monotone = true;
+		for (k = 1; k < c->nthresholds; k++)
+		{
+			int			cmp = numeric_compare(c->th_bound[k - 1].n, c->th_bound[k].n);
+
+			if (c->higher_is_better ? cmp < 0 : cmp > 0)
+				c->th_monotone = false;
+		}
+		if (!c->th_monotone)
+			p->th_monotone = false;
 	}
 
 	/* Tier rules for the thresholds method: every tier that has thresholds. */
@@ -1243,6 +1278,16 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 
 /* ---------------------------------------------------------------- grading */
 
+/*
+ * Thresholds method, the criterion's bounds monotone: does it meet tier t's
+ * bound, given met, the best rank it met (criterion_best_rank)?
+ */
+static inline bool
+met_bound(int met, Tier t)
+{
+	return met != 0 && met <= t;
+}
+
 /* Thresholds method: rank of the best tier whose threshold this criterion meets, 0 if none. */
 static int
 criterion_best_rank(const Criterion *c, const MetricValue *v)
@@ -1560,12 +1605,16 @@ copy_short(char *dst, const char *src, int len)
 static pg_attribute_always_inline char *
 w_pad(char *w, int *pad)
 {
-	char	   *start = w;
+	uint32		zero = 0;
 
-	while (((uintptr_t) w) & (sizeof(int32) - 1))
-		*w++ = 0;
-	*pad = w - start;
-	return w;
+	/*
+	 * Four zero bytes, whatever the pad: what follows a pad (a numeric's or
+	 * a container's header) has at least four bytes, so it overwrites the
+	 * rest, within the room explain_prepare counted.
+	 */
+	memcpy(w, &zero, sizeof(uint32));
+	*pad = (-(uintptr_t) w) & (sizeof(int32) - 1);
+	return w + *pad;
 }
 
 static pg_attribute_always_inline char *
@@ -1764,9 +1813,12 @@ w_object_begin(char *w, const ObjShape *sh, char **je)
  * 0 when bound is NULL (the tier has no threshold on this metric).
  */
 static inline void
-xvalue_gap(XValue *x, CompiledPolicy *p, const MetricValue *v, const Bound *bound, bool higher_is_better)
+xvalue_gap(XValue *x, CompiledPolicy *p, const Criterion *c, const MetricValue *v, int met, Tier t)
 {
-	if (bound == NULL || (!v->isnull && meets(v, bound, higher_is_better)))
+	const Bound *bound = c->th_of[t];
+
+	if (bound == NULL ||
+		(!v->isnull && (c->th_monotone ? met_bound(met, t) : meets(v, bound, c->higher_is_better))))
 	{
 		x->kind = XV_NUMERIC;
 		x->p = (const char *) p->zero;
@@ -1879,9 +1931,9 @@ explain_prepare(CompiledPolicy *p, const int *met, Numeric score, bool isnull, T
 			xvalue_numeric(&x[1], met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
 		else
 		{
-			xvalue_gap(&x[1], p, v, c->th_of[tier], c->higher_is_better);
+			xvalue_gap(&x[1], p, c, v, met[i], tier);
 			if (next)
-				xvalue_gap(&x[2], p, v, c->th_of[next], c->higher_is_better);
+				xvalue_gap(&x[2], p, c, v, met[i], next);
 			else
 				x[2].kind = XV_NULL;
 			size += xvalue_max(&x[2]);
@@ -2006,6 +2058,27 @@ policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isn
 	return (Jsonb *) data;
 }
 
+/*
+ * Thresholds method, bounds monotone (th_monotone): policy_assign from the
+ * best rank each criterion met, with no comparison of values.
+ */
+static Tier
+policy_assign_met(CompiledPolicy *p, const int *met)
+{
+	for (int k = 0; k < p->nrules; k++)
+	{
+		TierRule   *rule = &p->rules[k];
+		int			j;
+
+		for (j = 0; j < rule->nchecks; j++)
+			if (!met_bound(met[rule->crit[j]], rule->tier))
+				break;
+		if (j == rule->nchecks)
+			return rule->tier;
+	}
+	return p->lowest;
+}
+
 /* Grades the row in p->values once: tier, score and what each criterion met. */
 static Tier
 policy_grade(CompiledPolicy *p, Numeric *score, bool *isnull)
@@ -2013,6 +2086,8 @@ policy_grade(CompiledPolicy *p, Numeric *score, bool *isnull)
 	*score = policy_score(p, p->met, isnull);
 	if (p->is_score)
 		return tier_for_score(p, *score, *isnull);
+	if (p->th_monotone)
+		return policy_assign_met(p, p->met);
 	return policy_assign(p);
 }
 
