@@ -105,6 +105,19 @@ typedef enum MetricKind
 	MK_NUMERIC
 } MetricKind;
 
+/*
+ * A run of an explanation's criterion object that depends only on what the
+ * criterion met (and, past a value, on the alignment the value left): its
+ * bytes and its values' JEntries, written once per compiled policy.
+ */
+typedef struct Segment
+{
+	int			len;
+	int			nje;
+	JEntry		je[4];
+	char	   *bytes;
+} Segment;
+
 typedef struct Criterion
 {
 	char	   *metric;
@@ -124,6 +137,14 @@ typedef struct Criterion
 	/* score method: bands, most points first */
 	int			nbands;
 	Band	   *bands;
+	/*
+	 * The explanation's constant runs (explain_segments), by m = what it
+	 * met (rank, or band + 1): after the value, seg_mid[4 m + address % 4]
+	 * (thresholds: metric, points, weight; score: and direction), and under
+	 * thresholds seg_tail[m] (tier_met, direction).  NULL until built.
+	 */
+	Segment    *seg_mid;
+	Segment    *seg_tail;
 } Criterion;
 
 /* Thresholds method: a tier that has thresholds, and which they are. */
@@ -1565,13 +1586,29 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 /*
  * memcpy for the short pieces an explanation is made of, without a call:
  * two overlapping word copies cover 4..16 bytes (no byte outside src or
- * dst is touched).
+ * dst is touched; up to 32, four).
  */
 static pg_attribute_always_inline void
 copy_short(char *dst, const char *src, int len)
 {
-	if (len > 16)
+	if (len > 32)
 		memcpy(dst, src, len);
+	else if (len > 16)
+	{
+		uint64		a,
+					b,
+					y,
+					z;
+
+		memcpy(&a, src, 8);
+		memcpy(&b, src + 8, 8);
+		memcpy(&y, src + len - 16, 8);
+		memcpy(&z, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + 8, &b, 8);
+		memcpy(dst + len - 16, &y, 8);
+		memcpy(dst + len - 8, &z, 8);
+	}
 	else if (len >= 8)
 	{
 		uint64		a,
@@ -1854,6 +1891,88 @@ score_to_next(CompiledPolicy *p, Numeric score, Tier next)
 	return r;
 }
 
+/* Writes a segment: its bytes, and its nje values' JEntries at je. */
+static pg_attribute_always_inline char *
+w_segment(char *w, const Segment *seg, char *je, int nje)
+{
+	Assert(seg->nje == nje);
+	copy_short(w, seg->bytes, seg->len);
+	memcpy(je, seg->je, nje * sizeof(JEntry));
+	return w + seg->len;
+}
+
+static void
+segment_keep(CompiledPolicy *p, Segment *seg, const char *start, const char *end, const char *je, int nje)
+{
+	seg->len = end - start;
+	seg->nje = nje;
+	memcpy(seg->je, je, nje * sizeof(JEntry));
+	seg->bytes = MemoryContextAlloc(p->cxt, Max(seg->len, 1));
+	memcpy(seg->bytes, start, seg->len);
+}
+
+static pg_attribute_always_inline char *w_const(char *w, CompiledPolicy *p, Numeric n, char *je);
+
+/*
+ * Builds criterion c's segments (see Criterion): the same writers write
+ * them, once per met value and address % 4, into a scratch buffer.
+ */
+static void
+explain_segments(CompiledPolicy *p, Criterion *c)
+{
+	int			nmet = p->is_score ? c->nbands + 1 : p->ngrades + 1;
+	int			nummax = Max((int) VARSIZE_ANY(c->weight), 9) + Max((int) VARSIZE(p->zero), 9);
+	char	   *buf;
+	char		je[4 * sizeof(JEntry)];
+	int			m,
+				mod;
+
+	for (m = 0; m <= p->ngrades; m++)
+		nummax += VARSIZE(p->rank_points[m]);
+	for (m = 0; m < c->nbands; m++)
+		nummax += VARSIZE_ANY(c->bands[m].points);
+	buf = palloc(64 + c->metric_len + nummax);
+	c->seg_mid = MemoryContextAlloc(p->cxt, sizeof(Segment) * 4 * nmet);
+	if (!p->is_score)
+		c->seg_tail = MemoryContextAlloc(p->cxt, sizeof(Segment) * nmet);
+	for (m = 0; m < nmet; m++)
+	{
+		for (mod = 0; mod < 4; mod++)
+		{
+			char	   *start = buf + mod;
+			char	   *w = start;
+
+			/* metric, points, weight (score: and direction) */
+			w = w_string(w, c->metric, c->metric_len, je);
+			if (p->is_score)
+			{
+				w = w_const(w, p, m > 0 ? c->bands[m - 1].points : p->zero, je + 4);
+				w = w_const(w, p, c->weight, je + 8);
+				w = c->higher_is_better ? w_string(w, "higher is better", 16, je + 12)
+					: w_string(w, "lower is better", 15, je + 12);
+				segment_keep(p, &c->seg_mid[4 * m + mod], start, w, je, 4);
+			}
+			else
+			{
+				w = w_numeric(w, (const char *) p->rank_points[m], VARSIZE(p->rank_points[m]), je + 4);
+				w = w_const(w, p, c->weight, je + 8);
+				segment_keep(p, &c->seg_mid[4 * m + mod], start, w, je, 3);
+			}
+		}
+		if (!p->is_score)
+		{
+			/* tier_met, direction: strings, no alignment */
+			char	   *w = buf;
+
+			w = m > 0 ? w_string(w, p->tier_str[m], 1, je) : w_null(w, je);
+			w = c->higher_is_better ? w_string(w, "higher is better", 16, je + 4)
+				: w_string(w, "lower is better", 15, je + 4);
+			segment_keep(p, &c->seg_tail[m], buf, w, je, 2);
+		}
+	}
+	pfree(buf);
+}
+
 /* The constants' share of an explanation's size, at most: once per compiled policy. */
 static void
 explain_sizes(CompiledPolicy *p)
@@ -1882,6 +2001,7 @@ explain_sizes(CompiledPolicy *p)
 		/* metric, points, weight, tier_met, direction; NaN and infinities are 9 bytes at most */
 		size += shape_size(crit) + c->metric_len + 3 + Max(cpoints, 9) +
 			3 + Max((int) VARSIZE_ANY(c->weight), 9) + 1 + 16;
+		explain_segments(p, c);
 	}
 	p->explain_fixed = size;
 }
@@ -2005,30 +2125,20 @@ explain_emit(CompiledPolicy *p, const int *met, Tier tier, char *start)
 		w = w_object_begin(w, crit_shape, &at);
 		if (p->is_score)
 		{
-			/* band, value, metric, points, weight, direction */
+			/* band, value, then metric, points, weight, direction */
 			w = w_xvalue(w, &x[1], at);
-			at += 4;
+			w = w_xvalue(w, &x[0], at + 4);
+			w = w_segment(w, &c->seg_mid[4 * (met[i] + 1) + ((uintptr_t) w & 3)], at + 8, 4);
 		}
-		/* value, metric, points, weight */
-		w = w_xvalue(w, &x[0], at);
-		w = w_string(w, c->metric, c->metric_len, at + 4);
-		if (p->is_score)
-			w = w_const(w, p, met[i] >= 0 ? c->bands[met[i]].points : p->zero, at + 8);
 		else
-			w = w_numeric(w, (const char *) p->rank_points[met[i]], VARSIZE(p->rank_points[met[i]]), at + 8);
-		w = w_const(w, p, c->weight, at + 12);
-		at += 16;
-		if (!p->is_score)
 		{
-			/* keep_gap, next_gap, tier_met */
-			w = w_xvalue(w, &x[1], at);
-			w = w_xvalue(w, &x[2], at + 4);
-			w = met[i] > 0 ? w_string(w, p->tier_str[met[i]], 1, at + 8) : w_null(w, at + 8);
-			at += 12;
+			/* value, then metric, points, weight; keep_gap, next_gap, then tier_met, direction */
+			w = w_xvalue(w, &x[0], at);
+			w = w_segment(w, &c->seg_mid[4 * met[i] + ((uintptr_t) w & 3)], at + 4, 3);
+			w = w_xvalue(w, &x[1], at + 16);
+			w = w_xvalue(w, &x[2], at + 20);
+			w = w_segment(w, &c->seg_tail[met[i]], at + 24, 2);
 		}
-		/* direction */
-		w = c->higher_is_better ? w_string(w, "higher is better", 16, at)
-			: w_string(w, "lower is better", 15, at);
 
 		je = JENTRY_ISCONTAINER | (w - base);
 		total += JBE_OFFLENFLD(je);
