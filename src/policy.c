@@ -1759,6 +1759,9 @@ typedef struct ObjShape
 	int			keyslen;
 	char		head[sizeof(uint32) + OBJSHAPE_MAXKEYS * sizeof(JEntry)];
 	char		keys[OBJSHAPE_MAXKEYS * 16];
+	/* all of it in one piece: head, zeros where the value JEntries go, keys */
+	int			tmpllen;
+	char		tmpl[sizeof(uint32) + 2 * OBJSHAPE_MAXKEYS * sizeof(JEntry) + OBJSHAPE_MAXKEYS * 16];
 } ObjShape;
 
 typedef enum
@@ -1819,6 +1822,10 @@ shapes_build(void)
 		}
 		StaticAssertStmt(2 * OBJSHAPE_MAXKEYS <= JB_OFFSET_STRIDE, "keys and values within one offset stride");
 		sh->headlen = sizeof(uint32) + sh->nkeys * sizeof(JEntry);
+		memcpy(sh->tmpl, sh->head, sh->headlen);
+		memset(sh->tmpl + sh->headlen, 0, sh->nkeys * sizeof(JEntry));
+		memcpy(sh->tmpl + sh->headlen + sh->nkeys * sizeof(JEntry), sh->keys, sh->keyslen);
+		sh->tmpllen = sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen;
 	}
 	shapes_built = true;
 }
@@ -1837,12 +1844,9 @@ w_object_begin(char *w, const ObjShape *sh, char **je)
 	int			pad;
 
 	w = w_pad(w, &pad);
-	copy_short(w, sh->head, sh->headlen);
-	w += sh->headlen;
-	*je = w;
-	w += sh->nkeys * sizeof(JEntry);
-	copy_short(w, sh->keys, sh->keyslen);
-	return w + sh->keyslen;
+	memcpy(w, sh->tmpl, sh->tmpllen);
+	*je = w + sh->headlen;
+	return w + sh->tmpllen;
 }
 
 /*
