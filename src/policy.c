@@ -9,7 +9,10 @@
  *
  * Longer than 1000 lines because everything that reads a compiled policy
  * lives here: grading, scoring, the explanation (with the jsonb writer that
- * builds it in one pass), shortfalls, and the triggers that invalidate it.
+ * builds it in one pass, and custier._grade's result row formed around it),
+ * shortfalls, and the triggers that invalidate it.  The explanation is the
+ * evaluation's hottest path: its writer is specialised to its fixed shape
+ * (see "The explanation is written straight to the jsonb format").
  */
 #include "postgres.h"
 
@@ -17,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -24,7 +28,6 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "common/int.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -241,7 +244,7 @@ typedef struct CompiledPolicy
 	XValue	   *xv;				/* scratch, 3 per criterion: explain_prepare's values */
 	XValue		xscore;			/* scratch: explain_prepare's score */
 	XValue		xnext;			/* scratch: explain_prepare's score_to_next */
-	bool		consts_finite;	/* weights and points: finite, 4-byte headers (jw_const) */
+	bool		consts_finite;	/* weights and points: finite, 4-byte headers (w_const) */
 } CompiledPolicy;
 
 /* A short varlena has at most 127 bytes: with a 4-byte header, 130. */
@@ -1576,11 +1579,13 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
  * how many bytes the whole takes at most; explain_emit then writes it in
  * one pass into a buffer that size, with no bound check per value.  Its
  * objects have fixed keys: each object's header, key JEntries and key bytes
- * are constant (ObjShape, built once per backend), so an object is two
- * copies and its values.  Numbers are copied from the compiled policy or
- * the row or, for integer values and for gaps int64 holds, written in the
- * numeric format directly (numeric_write_int64).  test/pgtap/grade.sql
- * checks the result against the jsonb parser's bytes.
+ * are constant (ObjShape, built once per backend) and copied in one piece;
+ * the runs of a criterion's object that depend only on what it met are
+ * written once per compiled policy (Segment) and copied too.  Numbers are
+ * copied from the compiled policy or the row or, for integer values and for
+ * gaps int64 holds, written in the numeric format directly
+ * (numeric_write_int64).  test/pgtap/grade.sql checks the result against
+ * the jsonb parser's bytes and numeric arithmetic.
  */
 
 /*
