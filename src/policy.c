@@ -443,7 +443,7 @@ scaled_sub(int64 a, int as, int64 b, int bs, int64 *r, int *rs)
 #define NUMERIC_INT64_MAXSIZE (VARHDRSZ + 2 * sizeof(uint16) + 7 * sizeof(int16))
 
 static int
-numeric_write_int64(char *dst, int64 v, int scale)
+numeric_write_int64_any(char *dst, int64 v, int scale)
 {
 	bool		negative = v < 0;
 	uint64		mag = negative ? -(uint64) v : (uint64) v;
@@ -458,22 +458,6 @@ numeric_write_int64(char *dst, int64 v, int scale)
 	char	   *p = dst + VARHDRSZ;
 	uint16		header;
 
-	if (scale == 0 && mag < NBASE)
-	{
-		/* the usual integer: one base-NBASE digit (none for 0), weight 0 */
-		int16		d = (int16) mag;
-
-		header = NUMERIC_SHORT | (negative ? NUMERIC_SHORT_SIGN_MASK : 0);
-		memcpy(p, &header, sizeof(uint16));
-		if (mag == 0)
-		{
-			SET_VARSIZE(dst, VARHDRSZ + sizeof(uint16));
-			return VARHDRSZ + sizeof(uint16);
-		}
-		memcpy(p + sizeof(uint16), &d, sizeof(int16));
-		SET_VARSIZE(dst, VARHDRSZ + 2 * sizeof(uint16));
-		return VARHDRSZ + 2 * sizeof(uint16);
-	}
 	if (r > 0)
 	{
 		/* the last r decimal digits head the lowest NBASE digit */
@@ -528,6 +512,28 @@ numeric_write_int64(char *dst, int64 v, int scale)
 	size = p - dst;
 	SET_VARSIZE(dst, size);
 	return size;
+}
+
+static pg_attribute_always_inline int
+numeric_write_int64(char *dst, int64 v, int scale)
+{
+	if (scale == 0 && v > -NBASE && v < NBASE)
+	{
+		/* the usual integer: one base-NBASE digit (none for 0), weight 0 */
+		uint16		header = NUMERIC_SHORT | (v < 0 ? NUMERIC_SHORT_SIGN_MASK : 0);
+		int16		d = (int16) (v < 0 ? -v : v);
+
+		memcpy(dst + VARHDRSZ, &header, sizeof(uint16));
+		if (v == 0)
+		{
+			SET_VARSIZE(dst, VARHDRSZ + sizeof(uint16));
+			return VARHDRSZ + sizeof(uint16);
+		}
+		memcpy(dst + VARHDRSZ + sizeof(uint16), &d, sizeof(int16));
+		SET_VARSIZE(dst, VARHDRSZ + 2 * sizeof(uint16));
+		return VARHDRSZ + 2 * sizeof(uint16);
+	}
+	return numeric_write_int64_any(dst, v, scale);
 }
 
 static void
@@ -1858,7 +1864,7 @@ w_object_begin(char *w, const ObjShape *sh, char **je)
  * Thresholds method: the gap (see gap_to_bound) of value v to the bound;
  * 0 when bound is NULL (the tier has no threshold on this metric).
  */
-static inline void
+static pg_attribute_always_inline void
 xvalue_gap(XValue *x, CompiledPolicy *p, const Criterion *c, const MetricValue *v, int met, Tier t)
 {
 	const Bound *bound = c->th_of[t];
