@@ -9,7 +9,10 @@
  *
  * Longer than 1000 lines because everything that reads a compiled policy
  * lives here: grading, scoring, the explanation (with the jsonb writer that
- * builds it in one pass), shortfalls, and the triggers that invalidate it.
+ * builds it in one pass, and custier._grade's result row formed around it),
+ * shortfalls, and the triggers that invalidate it.  The explanation is the
+ * evaluation's hottest path: its writer is specialised to its fixed shape
+ * (see "The explanation is written straight to the jsonb format").
  */
 #include "postgres.h"
 
@@ -17,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -36,6 +40,7 @@
 #include "custier.h"
 #include "custier_citus.h"
 #include "lifecycle.h"
+#include "numeric128.h"
 #include "rights.h"
 
 PG_FUNCTION_INFO_V1(custier_assign_tier_jsonb);
@@ -79,6 +84,10 @@ typedef struct Bound
 	Numeric		n;
 	IntBoundCase intcase;
 	int64		i;
+	/* when scaled: n is exactly sv × 10^-scale (scale: n's display scale) */
+	bool		scaled;
+	int			scale;
+	int64		sv;
 } Bound;
 
 typedef struct Band
@@ -99,6 +108,19 @@ typedef enum MetricKind
 	MK_NUMERIC
 } MetricKind;
 
+/*
+ * A run of an explanation's criterion object that depends only on what the
+ * criterion met (and, past a value, on the alignment the value left): its
+ * bytes and its values' JEntries, written once per compiled policy.
+ */
+typedef struct Segment
+{
+	int			len;
+	int			nje;
+	JEntry		je[4];
+	char	   *bytes;
+} Segment;
+
 typedef struct Criterion
 {
 	char	   *metric;
@@ -111,9 +133,21 @@ typedef struct Criterion
 	Bound	   *th_bound;
 	/* thresholds method: 100 × weight × (n − r + 1), indexed by rank r = 1..n */
 	Numeric    *rank_wk;
+	/* thresholds method: tier t's bound on this metric, t = 0..n (NULL when none) */
+	Bound	  **th_of;
+	/* thresholds method: every better tier's bound is at least as hard (policy_check's rule) */
+	bool		th_monotone;
 	/* score method: bands, most points first */
 	int			nbands;
 	Band	   *bands;
+	/*
+	 * The explanation's constant runs (explain_segments), by m = what it
+	 * met (rank, or band + 1): after the value, seg_mid[4 m + address % 4]
+	 * (thresholds: metric, points, weight; score: and direction), and under
+	 * thresholds seg_tail[m] (tier_met, direction).  NULL until built.
+	 */
+	Segment    *seg_mid;
+	Segment    *seg_tail;
 } Criterion;
 
 /* Thresholds method: a tier that has thresholds, and which they are. */
@@ -143,9 +177,29 @@ typedef struct MetricValue
 {
 	bool		isnull;
 	bool		isint;
-	int64		i;
-	Numeric		n;				/* when !isint */
+	bool		scaled;			/* !isint, and n is exactly i × 10^-scale */
+	int			scale;			/* when scaled: n's display scale */
+	int64		i;				/* isint: the value; scaled: the value × 10^scale */
+	Numeric		n;				/* when !isint (4-byte header) */
 } MetricValue;
+
+/* A value that is not a constant of the compiled policy, as explain_prepare found it. */
+typedef enum
+{
+	XV_NULL,
+	XV_INT64,					/* i × 10^-scale */
+	XV_NUMERIC,					/* a finite numeric, copied as it is */
+	XV_STRING					/* NaN and infinities, as to_jsonb gives them */
+} XValueKind;
+
+typedef struct XValue
+{
+	XValueKind	kind;
+	int			scale;
+	int64		i;
+	const char *p;				/* XV_NUMERIC: the numeric; XV_STRING: the text */
+	int			len;			/* its bytes */
+} XValue;
 
 typedef struct CompiledPolicy
 {
@@ -169,6 +223,7 @@ typedef struct CompiledPolicy
 	MetricValue *values;		/* scratch, one per criterion */
 	int		   *met;			/* scratch, one per criterion: rank or band met */
 	RowMap	   *rowmap;			/* one per row type, the last one used first */
+	char	   *numbuf;			/* scratch, NUMBUF_SIZE per criterion: short numerics unpacked */
 
 	/*
 	 * The score depends only on what each criterion met (its rank, or its
@@ -179,8 +234,21 @@ typedef struct CompiledPolicy
 	int			memo_n;
 	int		   *memo_stride;	/* per criterion */
 	Numeric    *score_memo;		/* per combination, NULL until computed */
+	Numeric    *next_memo;		/* per combination: score method's score_to_next */
+	int			score_key;		/* the combination policy_score last saw, -1 if not kept */
 	char		tier_str[TIER_MAX_RANK + 1][2];	/* "A", "B", ... */
+	int			label_len[TIER_MAX_RANK + 1];
+	Tier		next_of[TIER_MAX_RANK + 1]; /* policy_next_tier */
+	bool		th_monotone;	/* every criterion's th_monotone */
+	Size		explain_fixed;	/* explain_sizes: constants' bytes, 0 until computed */
+	XValue	   *xv;				/* scratch, 3 per criterion: explain_prepare's values */
+	XValue		xscore;			/* scratch: explain_prepare's score */
+	XValue		xnext;			/* scratch: explain_prepare's score_to_next */
+	bool		consts_finite;	/* weights and points: finite, 4-byte headers (w_const) */
 } CompiledPolicy;
+
+/* A short varlena has at most 127 bytes: with a 4-byte header, 130. */
+#define NUMBUF_SIZE MAXALIGN(VARATT_SHORT_MAX + VARHDRSZ)
 
 /* Combinations of met values a compiled policy keeps scores for, at most. */
 #define SCORE_MEMO_MAX 4096
@@ -204,6 +272,7 @@ typedef struct PolicyCache
 	int			last;			/* slot of the previous call */
 	CompiledPolicy **slot;
 	TupleDesc	result_desc;	/* custier._grade's result row, blessed */
+	bool		result_inplace; /* grade_row_inplace can form it (grade_row_shape_ok) */
 } PolicyCache;
 
 /*
@@ -286,6 +355,187 @@ numeric_quotient(Numeric a, Numeric b)
 	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, q));
 }
 
+/*
+ * Exact decimal arithmetic in int64: a finite numeric whose digits fit is
+ * kept as v × 10^-scale with scale its display scale, so that comparing two
+ * of them, or subtracting one from the other, costs a few integer
+ * operations instead of numeric_cmp or numeric_sub (and their pallocs).
+ * Every function here says false when the int64 would overflow; the caller
+ * then takes the numeric path, so results never depend on which was taken.
+ */
+static const int64 pow10_i64[19] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+	INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+	INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+	INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+	INT64CONST(100000000000000000), INT64CONST(1000000000000000000)
+};
+
+/* The numeric as sv × 10^-scale, scale its display scale; false if it is not finite or does not fit. */
+static bool
+numeric_scaled_int64(Numeric n, int64 *sv, int *scale)
+{
+	NumericView nv;
+	acc_int		a;
+
+	numeric_view(NumericGetDatum(n), &nv);
+	if (nv.special || !numeric_view_scaled(&nv, nv.dscale, &a) || a < PG_INT64_MIN || a > PG_INT64_MAX)
+		return false;
+	*sv = (int64) a;
+	*scale = nv.dscale;
+	return true;
+}
+
+/* NaN or an infinity (numeric_is_nan || numeric_is_inf, inline) */
+static inline bool
+numeric_is_special(Numeric n)
+{
+	uint16		h;
+
+	memcpy(&h, VARDATA_ANY(n), sizeof(uint16));
+	return (h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL;
+}
+
+/* *r = a × 10^by */
+static inline bool
+i64_rescale(int64 a, int by, int64 *r)
+{
+	if (by == 0 || a == 0)
+	{
+		*r = a;
+		return true;
+	}
+	if (by > 18)
+		return false;
+	return !pg_mul_s64_overflow(a, pow10_i64[by], r);
+}
+
+/* *cmp = sign of (a × 10^-as − b × 10^-bs) */
+static inline bool
+scaled_cmp(int64 a, int as, int64 b, int bs, int *cmp)
+{
+	if (as < bs ? !i64_rescale(a, bs - as, &a) : !i64_rescale(b, as - bs, &b))
+		return false;
+	*cmp = (a > b) - (a < b);
+	return true;
+}
+
+/* a × 10^-as − b × 10^-bs = *r × 10^-*rs, *rs = max(as, bs): the display scale numeric_sub gives */
+static inline bool
+scaled_sub(int64 a, int as, int64 b, int bs, int64 *r, int *rs)
+{
+	int			s = Max(as, bs);
+
+	if (!i64_rescale(a, s - as, &a) || !i64_rescale(b, s - bs, &b) || pg_sub_s64_overflow(a, b, r))
+		return false;
+	*rs = s;
+	return true;
+}
+
+/*
+ * Writes v × 10^-scale at dst (int-aligned) as the numeric make_result
+ * builds for it with display scale `scale` (as custier_scaled_to_numeric
+ * does, without a palloc): a 4-byte varlena header, the short or long
+ * numeric header, base-NBASE digits with leading and trailing zero digits
+ * stripped.  Returns its size, at most NUMERIC_INT64_MAXSIZE.
+ */
+#define NUMERIC_INT64_MAXSIZE (VARHDRSZ + 2 * sizeof(uint16) + 7 * sizeof(int16))
+
+static int
+numeric_write_int64_any(char *dst, int64 v, int scale)
+{
+	bool		negative = v < 0;
+	uint64		mag = negative ? -(uint64) v : (uint64) v;
+	int16		lsd[8];			/* least significant first */
+	int			nd = 0;
+	int			frac = scale / DEC_DIGITS;
+	int			r = scale % DEC_DIGITS;
+	int			weight;
+	int			first;
+	int			ndigits;
+	int			size;
+	char	   *p = dst + VARHDRSZ;
+	uint16		header;
+
+	if (r > 0)
+	{
+		/* the last r decimal digits head the lowest NBASE digit */
+		static const int pow10_small[] = {1, 10, 100, 1000};
+
+		lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+		mag /= pow10_small[r];
+		frac++;
+	}
+	while (mag != 0)
+	{
+		lsd[nd++] = (int16) (mag % NBASE);
+		mag /= NBASE;
+	}
+	while (nd > 0 && lsd[nd - 1] == 0)
+		nd--;
+	weight = nd - 1 - frac;
+	first = 0;
+	while (first < nd && lsd[first] == 0)
+		first++;
+	ndigits = nd - first;
+	if (ndigits == 0)
+	{
+		weight = 0;
+		negative = false;
+	}
+	if (scale <= NUMERIC_SHORT_DSCALE_MAX &&
+		weight <= NUMERIC_SHORT_WEIGHT_MAX && weight >= NUMERIC_SHORT_WEIGHT_MIN)
+	{
+		header = NUMERIC_SHORT |
+			(negative ? NUMERIC_SHORT_SIGN_MASK : 0) |
+			(scale << NUMERIC_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
+			(weight & NUMERIC_SHORT_WEIGHT_MASK);
+		memcpy(p, &header, sizeof(uint16));
+		p += sizeof(uint16);
+	}
+	else
+	{
+		int16		w = (int16) weight;
+
+		header = (negative ? NUMERIC_NEG : NUMERIC_POS) | (scale & NUMERIC_DSCALE_MASK);
+		memcpy(p, &header, sizeof(uint16));
+		memcpy(p + sizeof(uint16), &w, sizeof(int16));
+		p += 2 * sizeof(uint16);
+	}
+	for (int i = nd - 1; i >= first; i--)
+	{
+		memcpy(p, &lsd[i], sizeof(int16));
+		p += sizeof(int16);
+	}
+	size = p - dst;
+	SET_VARSIZE(dst, size);
+	return size;
+}
+
+static pg_attribute_always_inline int
+numeric_write_int64(char *dst, int64 v, int scale)
+{
+	if (scale == 0 && v > -NBASE && v < NBASE)
+	{
+		/* the usual integer: one base-NBASE digit (none for 0), weight 0 */
+		uint16		header = NUMERIC_SHORT | (v < 0 ? NUMERIC_SHORT_SIGN_MASK : 0);
+		int16		d = (int16) (v < 0 ? -v : v);
+
+		memcpy(dst + VARHDRSZ, &header, sizeof(uint16));
+		if (v == 0)
+		{
+			SET_VARSIZE(dst, VARHDRSZ + sizeof(uint16));
+			return VARHDRSZ + sizeof(uint16);
+		}
+		memcpy(dst + VARHDRSZ + sizeof(uint16), &d, sizeof(int16));
+		SET_VARSIZE(dst, VARHDRSZ + 2 * sizeof(uint16));
+		return VARHDRSZ + 2 * sizeof(uint16);
+	}
+	return numeric_write_int64_any(dst, v, scale);
+}
+
 static void
 bound_init(Bound *b, Numeric n, bool higher_is_better)
 {
@@ -293,6 +543,7 @@ bound_init(Bound *b, Numeric n, bool higher_is_better)
 
 	b->n = n;
 	b->i = 0;
+	b->scaled = numeric_scaled_int64(n, &b->sv, &b->scale);
 	r = DatumGetNumeric(DirectFunctionCall1(higher_is_better ? numeric_ceil : numeric_floor,
 											NumericGetDatum(n)));
 	if (numeric_compare(r, int64_to_numeric(PG_INT64_MAX)) > 0)
@@ -320,7 +571,8 @@ meets(const MetricValue *v, const Bound *b, bool higher_is_better)
 			return b->intcase == INTBOUND_ALWAYS;
 		return higher_is_better ? v->i >= b->i : v->i <= b->i;
 	}
-	cmp = numeric_compare(v->n, b->n);
+	if (!(v->scaled && b->scaled && scaled_cmp(v->i, v->scale, b->sv, b->scale, &cmp)))
+		cmp = numeric_compare(v->n, b->n);
 	return higher_is_better ? cmp >= 0 : cmp <= 0;
 }
 
@@ -365,6 +617,8 @@ copy_numeric(Datum d)
 	return DatumGetNumericCopy(d);
 }
 
+static Tier policy_next_tier(CompiledPolicy *p, Tier tier);
+
 static CompiledPolicy *
 policy_compile(text *name, MemoryContext parent)
 {
@@ -380,6 +634,7 @@ policy_compile(text *name, MemoryContext parent)
 				r;
 	Numeric		sum_weight;
 
+	custier_acc_init();
 	cxt = AllocSetContextCreate(parent, "custier compiled policy", ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	p = palloc0(sizeof(CompiledPolicy));
@@ -421,8 +676,10 @@ policy_compile(text *name, MemoryContext parent)
 					  namedatum);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	p->ncrit = (int) SPI_processed;
+	p->th_monotone = true;
 	p->crit = palloc0(sizeof(Criterion) * Max(p->ncrit, 1));
 	p->values = palloc0(sizeof(MetricValue) * Max(p->ncrit, 1));
+	p->numbuf = palloc(NUMBUF_SIZE * Max(p->ncrit, 1));
 	sum_weight = int64_to_numeric(0);
 	for (row = 0; row < SPI_processed; row++)
 	{
@@ -463,6 +720,31 @@ policy_compile(text *name, MemoryContext parent)
 		c->th_tier[k] = t;
 		bound_init(&c->th_bound[k], copy_numeric(spi_value(tt, row, 3, &isnull)), c->higher_is_better);
 		c->nthresholds++;
+	}
+
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		int			k;
+
+		c->th_of = palloc0(sizeof(Bound *) * (p->ngrades + 1));
+		for (k = 0; k < c->nthresholds; k++)
+			c->th_of[c->th_tier[k]] = &c->th_bound[k];
+
+		/*
+		 * Then meeting a tier's bound means meeting every worse tier's, so
+		 * the best rank met says which bounds are met (met_bound).
+		 */
+		c->th_monotone = true;
+		for (k = 1; k < c->nthresholds; k++)
+		{
+			int			cmp = numeric_compare(c->th_bound[k - 1].n, c->th_bound[k].n);
+
+			if (c->higher_is_better ? cmp < 0 : cmp > 0)
+				c->th_monotone = false;
+		}
+		if (!c->th_monotone)
+			p->th_monotone = false;
 	}
 
 	/* Tier rules for the thresholds method: every tier that has thresholds. */
@@ -566,7 +848,10 @@ policy_compile(text *name, MemoryContext parent)
 			continue;
 		d = spi_value(tt, row, 2, &isnull);
 		if (!isnull)
+		{
 			p->label[t] = TextDatumGetCString(d);
+			p->label_len[t] = strlen(p->label[t]);
+		}
 		d = spi_value(tt, row, 3, &isnull);
 		if (isnull)
 			continue;
@@ -610,8 +895,27 @@ policy_compile(text *name, MemoryContext parent)
 			p->memo_n *= values;
 	}
 	if (p->memo_n > 0)
+	{
 		p->score_memo = palloc0(sizeof(Numeric) * p->memo_n);
+		p->next_memo = palloc0(sizeof(Numeric) * p->memo_n);
+	}
+	p->score_key = -1;
+	p->xv = palloc(sizeof(XValue) * 3 * Max(p->ncrit, 1));
+	/* their CHECKs make them finite; the explanation relies on it only when so */
+	p->consts_finite = true;
+	for (i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+
+		if (VARATT_IS_SHORT(c->weight) || numeric_is_special(c->weight))
+			p->consts_finite = false;
+		for (r = 0; r < c->nbands; r++)
+			if (VARATT_IS_SHORT(c->bands[r].points) || numeric_is_special(c->bands[r].points))
+				p->consts_finite = false;
+	}
 	MemoryContextSwitchTo(oldcxt);
+	for (r = 0; r <= p->ngrades; r++)
+		p->next_of[r] = policy_next_tier(p, (Tier) r);
 
 	SPI_finish();
 	return p;
@@ -761,6 +1065,15 @@ checked_numeric(CompiledPolicy *p, Criterion *c, Numeric n)
 	return n;
 }
 
+/* v is the finite-or-infinite numeric n (a 4-byte header, or jsonb's own). */
+static inline void
+value_numeric(MetricValue *v, Numeric n)
+{
+	v->isnull = false;
+	v->n = n;
+	v->scaled = numeric_scaled_int64(n, &v->i, &v->scale);
+}
+
 static const char *
 jsonb_container_kind(JsonbContainer *jc)
 {
@@ -787,6 +1100,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 
 		v->isnull = true;
 		v->isint = false;
+		v->scaled = false;
 		if (getKeyJsonValueFromContainer(&jb->root, c->metric, c->metric_len, &jv) == NULL)
 			continue;
 		switch (jv.type)
@@ -794,8 +1108,7 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 			case jbvNull:
 				break;
 			case jbvNumeric:
-				v->isnull = false;
-				v->n = jv.val.numeric;
+				value_numeric(v, jv.val.numeric);
 				break;
 			case jbvString:
 				{
@@ -807,11 +1120,10 @@ jsonb_values(CompiledPolicy *p, Jsonb *jb)
 								 errmsg("policy \"%s\": metric \"%s\" is not a number: \"%s\"",
 										p->name, c->metric, s),
 								 errhint(METRIC_JSON_HINT)));
-					v->isnull = false;
-					v->n = checked_numeric(p, c,
-										   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-																			   ObjectIdGetDatum(InvalidOid),
-																			   Int32GetDatum(-1))));
+					value_numeric(v, checked_numeric(p, c,
+													 DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+																						 ObjectIdGetDatum(InvalidOid),
+																						 Int32GetDatum(-1)))));
 					break;
 				}
 			case jbvBool:
@@ -939,6 +1251,7 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 		Datum		d;
 
 		v->isint = false;
+		v->scaled = false;
 		v->isnull = (a < 0 || map->nulls[a]);
 		if (v->isnull)
 			continue;
@@ -958,15 +1271,34 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 				v->i = DatumGetInt64(d);
 				break;
 			case MK_FLOAT4:
-				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d)));
+				value_numeric(v, checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float4_numeric, d))));
 				break;
 			case MK_FLOAT8:
-				v->n = checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d)));
+				value_numeric(v, checked_numeric(p, &p->crit[i], DatumGetNumeric(DirectFunctionCall1(float8_numeric, d))));
 				break;
 			case MK_NUMERIC:
-				/* once per row: numeric_cmp would otherwise unpack a short header per comparison */
-				v->n = checked_numeric(p, &p->crit[i], (Numeric) PG_DETOAST_DATUM(d));
-				break;
+				{
+					Numeric		n;
+
+					/*
+					 * A 4-byte header once per row (numeric_cmp would
+					 * otherwise unpack a short one per comparison): a short
+					 * one is copied into this criterion's scratch, as
+					 * PG_DETOAST_DATUM would copy it, without a palloc.
+					 */
+					if (VARATT_IS_SHORT(DatumGetPointer(d)) && !VARATT_IS_EXTERNAL(DatumGetPointer(d)))
+					{
+						Size		len = VARSIZE_SHORT(DatumGetPointer(d)) - VARHDRSZ_SHORT;
+
+						n = (Numeric) (p->numbuf + i * NUMBUF_SIZE);
+						memcpy(VARDATA(n), VARDATA_SHORT(DatumGetPointer(d)), len);
+						SET_VARSIZE(n, len + VARHDRSZ);
+					}
+					else
+						n = (Numeric) PG_DETOAST_DATUM(d);
+					value_numeric(v, checked_numeric(p, &p->crit[i], n));
+					break;
+				}
 			case MK_MISSING:
 				v->isnull = true;
 				break;
@@ -975,6 +1307,16 @@ record_values(CompiledPolicy *p, HeapTupleHeader rec)
 }
 
 /* ---------------------------------------------------------------- grading */
+
+/*
+ * Thresholds method, the criterion's bounds monotone: does it meet tier t's
+ * bound, given met, the best rank it met (criterion_best_rank)?
+ */
+static inline bool
+met_bound(int met, Tier t)
+{
+	return met != 0 && met <= t;
+}
 
 /* Thresholds method: rank of the best tier whose threshold this criterion meets, 0 if none. */
 static int
@@ -1031,10 +1373,15 @@ policy_score(CompiledPolicy *p, int *met, bool *isnull)
 			key += met[i] * p->memo_stride[i];
 		}
 	}
+	p->score_key = -1;
 	if (*isnull)
 		return NULL;
-	if (p->memo_n > 0 && p->score_memo[key] != NULL)
-		return p->score_memo[key];
+	if (p->memo_n > 0)
+	{
+		p->score_key = key;
+		if (p->score_memo[key] != NULL)
+			return p->score_memo[key];
+	}
 
 	/* the same sum, in the same order, as without the memo */
 	for (i = 0; i < p->ncrit; i++)
@@ -1227,329 +1574,634 @@ push_numeric(JsonbParseState **st, const char *key, Numeric n)
 }
 
 /*
- * The explanation is built as a JsonbValue tree whose object keys are
- * already in jsonb's order (shorter keys first, then bytewise) and unique,
- * and converted in one pass (JsonbValueToJsonb writes pairs in the order
- * given): the same bytes pushJsonbValue gives, without its per-object sort.
- * The orders below are that rule applied to the fixed key names.
+ * The explanation is written straight to the jsonb format: the bytes
+ * JsonbValueToJsonb writes for it (the same headers, JEntries, offsets every
+ * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
+ * measured from the start of the varlena; keys in jsonb's order, shorter
+ * first, then bytewise), with no JsonbValue tree and no per-object key sort.
+ *
+ * It is built in two steps.  explain_prepare works out every value that is
+ * not a constant of the compiled policy (metric values, gaps, score) and
+ * how many bytes the whole takes at most; explain_emit then writes it in
+ * one pass into a buffer that size, with no bound check per value.  Its
+ * objects have fixed keys: each object's header, key JEntries and key bytes
+ * are constant (ObjShape, built once per backend) and copied in one piece;
+ * the runs of a criterion's object that depend only on what it met are
+ * written once per compiled policy (Segment) and copied too.  Numbers are
+ * copied from the compiled policy or the row or, for integer values and for
+ * gaps int64 holds, written in the numeric format directly
+ * (numeric_write_int64).  test/pgtap/grade.sql checks the result against
+ * the jsonb parser's bytes and numeric arithmetic.
  */
-static inline void
-jv_key(JsonbPair *pair, const char *key, int len)
-{
-	pair->key.type = jbvString;
-	pair->key.val.string.val = (char *) key;
-	pair->key.val.string.len = len;
-	pair->order = 0;
-}
 
-#define JV_KEY(pair, lit) jv_key((pair), (lit), sizeof(lit) - 1)
-
-static inline void
-jv_string(JsonbValue *v, const char *s)
+/*
+ * memcpy for the short pieces an explanation is made of, without a call:
+ * two overlapping word copies cover 4..16 bytes (no byte outside src or
+ * dst is touched; up to 32, four).
+ */
+static pg_attribute_always_inline void
+copy_short(char *dst, const char *src, int len)
 {
-	if (s == NULL)
-		v->type = jbvNull;
-	else
+	if (len > 32)
+		memcpy(dst, src, len);
+	else if (len > 16)
 	{
-		v->type = jbvString;
-		v->val.string.val = (char *) s;
-		v->val.string.len = strlen(s);
-	}
-}
+		uint64		a,
+					b,
+					y,
+					z;
 
-/* A number; infinities (float columns) as strings, as to_jsonb does. */
-static inline void
-jv_numeric(JsonbValue *v, Numeric n)
-{
-	if (n == NULL)
-		v->type = jbvNull;
-	else if (numeric_is_nan(n) || numeric_is_inf(n))
-		jv_string(v, numeric_normalize(n));
-	else
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = n;
+		memcpy(&a, src, 8);
+		memcpy(&b, src + 8, 8);
+		memcpy(&y, src + len - 16, 8);
+		memcpy(&z, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + 8, &b, 8);
+		memcpy(dst + len - 16, &y, 8);
+		memcpy(dst + len - 8, &z, 8);
 	}
+	else if (len >= 8)
+	{
+		uint64		a,
+					z;
+
+		memcpy(&a, src, 8);
+		memcpy(&z, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + len - 8, &z, 8);
+	}
+	else if (len >= 4)
+	{
+		uint32		a,
+					z;
+
+		memcpy(&a, src, 4);
+		memcpy(&z, src + len - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + len - 4, &z, 4);
+	}
+	else
+		for (int i = 0; i < len; i++)
+			dst[i] = src[i];
 }
 
 /*
- * A JsonbValue tree (objects with sorted, unique keys; no jbvBinary, no
- * NaN) written to the jsonb format in one exactly-sized buffer: the bytes
- * JsonbValueToJsonb writes (the same headers, JEntries, offsets every
- * JB_OFFSET_STRIDE entries and int alignment of numerics and containers,
- * measured from the start of the varlena), with inlined appends in place
- * of its out-of-line buffer checks, which cost more than the rest of an
- * explanation.
+ * The writers take the cursor w and return it past what they wrote.  Every
+ * buffer is palloc'd (max-aligned), so the int alignment jsonb measures from
+ * the start of the varlena (itself int-aligned) is the address's.
  */
-typedef struct JbBuf
+static pg_attribute_always_inline char *
+w_pad(char *w, int *pad)
 {
-	char	   *data;
-	int			len;
-	int			cap;
-} JbBuf;
+	uint32		zero = 0;
 
-static void
-jb_grow(JbBuf *b, int need)
-{
-	if ((Size) b->len + need > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
-						JENTRY_OFFLENMASK)));
-	while (b->len + need > b->cap)
-		b->cap *= 2;
-	b->data = repalloc(b->data, b->cap);
+	/*
+	 * Four zero bytes, whatever the pad: what follows a pad (a numeric's or
+	 * a container's header) has at least four bytes, so it overwrites the
+	 * rest, within the room explain_prepare counted.
+	 */
+	memcpy(w, &zero, sizeof(uint32));
+	*pad = (-(uintptr_t) w) & (sizeof(int32) - 1);
+	return w + *pad;
 }
 
-/* room for need more bytes and an alignment pad */
-static inline void
-jb_need(JbBuf *b, int need)
+static pg_attribute_always_inline char *
+w_string(char *w, const char *s, int len, char *je)
 {
-	if (unlikely(b->len + need + 3 > b->cap))
-		jb_grow(b, need + 3);
+	JEntry		e = len;		/* JENTRY_ISSTRING is 0 */
+
+	copy_short(w, s, len);
+	memcpy(je, &e, sizeof(JEntry));
+	return w + len;
 }
 
+/* A numeric of numlen bytes, header included, copied as it is. */
+static pg_attribute_always_inline char *
+w_numeric(char *w, const char *n, int numlen, char *je)
+{
+	int			pad;
+	JEntry		e;
+
+	w = w_pad(w, &pad);
+	copy_short(w, n, numlen);
+	e = JENTRY_ISNUMERIC | (pad + numlen);
+	memcpy(je, &e, sizeof(JEntry));
+	return w + numlen;
+}
+
+static pg_attribute_always_inline char *
+w_null(char *w, char *je)
+{
+	JEntry		e = JENTRY_ISNULL;
+
+	memcpy(je, &e, sizeof(JEntry));
+	return w;
+}
+
+/* bytes the value takes at most, its alignment pad included */
 static inline int
-jb_pad(JbBuf *b)
+xvalue_max(const XValue *x)
 {
-	int			pad = INTALIGN(b->len) - b->len;
-
-	memset(b->data + b->len, 0, pad);
-	b->len += pad;
-	return pad;
-}
-
-static inline void
-jb_append(JbBuf *b, const void *src, int len)
-{
-	jb_need(b, len);
-	memcpy(b->data + b->len, src, len);
-	b->len += len;
-}
-
-static void jb_value(JbBuf *b, JEntry *je, const JsonbValue *v);
-
-static inline void
-jb_scalar(JbBuf *b, JEntry *je, const JsonbValue *v)
-{
-	switch (v->type)
+	switch (x->kind)
 	{
-		case jbvNull:
-			*je = JENTRY_ISNULL;
-			break;
-		case jbvString:
-			jb_append(b, v->val.string.val, v->val.string.len);
-			*je = v->val.string.len;
-			break;
-		case jbvNumeric:
-			{
-				int			numlen = VARSIZE_ANY(v->val.numeric);
-				int			pad = jb_pad(b);
-
-				jb_append(b, v->val.numeric, numlen);
-				*je = JENTRY_ISNUMERIC | (pad + numlen);
-				break;
-			}
-		case jbvBool:
-			*je = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
-			break;
+		case XV_NULL:
+			return 0;
+		case XV_INT64:
+			return 3 + NUMERIC_INT64_MAXSIZE;
+		case XV_NUMERIC:
+			return 3 + x->len;
 		default:
-			elog(ERROR, "custier: unexpected jsonb value type %d", (int) v->type);
+			return x->len;
 	}
 }
 
-static void
-jb_array(JbBuf *b, JEntry *pheader, const JsonbValue *v)
+/* A number; NULL as null, NaN and infinities as strings, as to_jsonb does. */
+static inline void
+xvalue_numeric(XValue *x, Numeric n)
 {
-	int			base = b->len;
-	int			n = v->val.array.nElems;
-	uint32		header = n | JB_FARRAY;
-	int			jentry_at;
-	int			total = 0;
-	int			i;
-
-	jb_pad(b);
-	jb_append(b, &header, sizeof(uint32));
-	jb_need(b, sizeof(JEntry) * n);
-	jentry_at = b->len;
-	b->len += sizeof(JEntry) * n;
-	for (i = 0; i < n; i++)
+	if (n == NULL)
+		x->kind = XV_NULL;
+	else if (unlikely(numeric_is_special(n)))
 	{
-		JEntry		meta;
-
-		jb_value(b, &meta, &v->val.array.elems[i]);
-		total += JBE_OFFLENFLD(meta);
-		if ((i % JB_OFFSET_STRIDE) == 0)
-			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
-		jentry_at += sizeof(JEntry);
+		x->kind = XV_STRING;
+		x->p = numeric_normalize(n);
+		x->len = strlen(x->p);
 	}
-	*pheader = JENTRY_ISCONTAINER | (b->len - base);
-}
-
-static void
-jb_object(JbBuf *b, JEntry *pheader, const JsonbValue *v)
-{
-	int			base = b->len;
-	int			n = v->val.object.nPairs;
-	uint32		header = n | JB_FOBJECT;
-	int			jentry_at;
-	int			total = 0;
-	int			i;
-
-	jb_pad(b);
-	jb_append(b, &header, sizeof(uint32));
-	jb_need(b, sizeof(JEntry) * 2 * n);
-	jentry_at = b->len;
-	b->len += sizeof(JEntry) * 2 * n;
-	/* the keys, then the values */
-	for (i = 0; i < 2 * n; i++)
-	{
-		const JsonbPair *pair = &v->val.object.pairs[i < n ? i : i - n];
-		JEntry		meta;
-
-		if (i < n)
-			jb_scalar(b, &meta, &pair->key);
-		else
-			jb_value(b, &meta, &pair->value);
-		total += JBE_OFFLENFLD(meta);
-		if ((i % JB_OFFSET_STRIDE) == 0)
-			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
-		memcpy(b->data + jentry_at, &meta, sizeof(JEntry));
-		jentry_at += sizeof(JEntry);
-	}
-	*pheader = JENTRY_ISCONTAINER | (b->len - base);
-}
-
-static void
-jb_value(JbBuf *b, JEntry *je, const JsonbValue *v)
-{
-	if (v->type == jbvArray)
-		jb_array(b, je, v);
-	else if (v->type == jbvObject)
-		jb_object(b, je, v);
 	else
-		jb_scalar(b, je, v);
+	{
+		x->kind = XV_NUMERIC;
+		x->p = (const char *) n;
+		x->len = VARSIZE_ANY(n);
+	}
 }
 
-/* The jsonb of an object or array tree, as JsonbValueToJsonb gives it. */
-static Jsonb *
-jb_encode(const JsonbValue *root)
+static pg_attribute_always_inline char *
+w_xvalue(char *w, const XValue *x, char *je)
 {
-	JbBuf		b;
-	JEntry		je;
+	switch (x->kind)
+	{
+		case XV_NULL:
+			return w_null(w, je);
+		case XV_INT64:
+			{
+				int			pad;
+				int			numlen;
+				JEntry		e;
 
-	Assert(root->type == jbvObject || root->type == jbvArray);
-	b.cap = 1024;
-	b.data = palloc(b.cap);
-	b.len = VARHDRSZ;
-	jb_value(&b, &je, root);
-	SET_VARSIZE(b.data, b.len);
-	return (Jsonb *) b.data;
+				w = w_pad(w, &pad);
+				numlen = numeric_write_int64(w, x->i, x->scale);
+				e = JENTRY_ISNUMERIC | (pad + numlen);
+				memcpy(je, &e, sizeof(JEntry));
+				return w + numlen;
+			}
+		case XV_NUMERIC:
+			return w_numeric(w, x->p, x->len, je);
+		default:
+			return w_string(w, x->p, x->len, je);
+	}
 }
 
-/* The explanation of the row in p->values, graded tier with score (met: per criterion). */
-static Jsonb *
-policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+/* An object of fixed keys, in jsonb's order. */
+#define OBJSHAPE_MAXKEYS 8
+typedef struct ObjShape
 {
-	Tier		next = policy_next_tier(p, tier);
-	JsonbValue	root;
-	JsonbValue	criteria;
-	JsonbPair  *top;
-	JsonbPair  *pairs;
-	int			ntop = p->is_score ? 8 : 7;
+	int			nkeys;
+	int			headlen;		/* header and key JEntries */
+	int			keyslen;
+	char		head[sizeof(uint32) + OBJSHAPE_MAXKEYS * sizeof(JEntry)];
+	char		keys[OBJSHAPE_MAXKEYS * 16];
+	/* all of it in one piece: head, zeros where the value JEntries go, keys */
+	int			tmpllen;
+	char		tmpl[sizeof(uint32) + 2 * OBJSHAPE_MAXKEYS * sizeof(JEntry) + OBJSHAPE_MAXKEYS * 16];
+} ObjShape;
+
+typedef enum
+{
+	SHAPE_TOP_THRESHOLDS,
+	SHAPE_TOP_SCORE,
+	SHAPE_CRIT_THRESHOLDS,
+	SHAPE_CRIT_SCORE,
+	NSHAPES
+} ShapeId;
+
+static const char *const shape_keys[NSHAPES][OBJSHAPE_MAXKEYS + 1] = {
+	{"tier", "label", "score", "method", "policy", "criteria", "next_tier", NULL},
+	{"tier", "label", "score", "method", "policy", "criteria", "next_tier", "score_to_next", NULL},
+	{"value", "metric", "points", "weight", "keep_gap", "next_gap", "tier_met", "direction", NULL},
+	{"band", "value", "metric", "points", "weight", "direction", NULL},
+};
+
+static ObjShape shapes[NSHAPES];
+static bool shapes_built = false;
+
+static void
+shapes_build(void)
+{
+	for (int s = 0; s < NSHAPES; s++)
+	{
+		ObjShape   *sh = &shapes[s];
+		uint32		header;
+		int			total = 0;
+
+		for (sh->nkeys = 0; shape_keys[s][sh->nkeys] != NULL; sh->nkeys++)
+			;
+		header = sh->nkeys | JB_FOBJECT;
+		memcpy(sh->head, &header, sizeof(uint32));
+		sh->keyslen = 0;
+		for (int k = 0; k < sh->nkeys; k++)
+		{
+			const char *key = shape_keys[s][k];
+			int			len = strlen(key);
+			JEntry		je = len;
+
+			/* jsonb's key order, so that the parser would lay them out the same */
+			if (k > 0)
+			{
+				const char *prev = shape_keys[s][k - 1];
+				int			plen = strlen(prev);
+
+				if (plen > len || (plen == len && memcmp(prev, key, len) >= 0))
+					elog(ERROR, "custier: explanation key \"%s\" out of jsonb order", key);
+			}
+			total += len;
+			/* 2 × nkeys entries: only the first ever falls on the offset stride */
+			if (k == 0)
+				je = total | JENTRY_HAS_OFF;
+			memcpy(sh->head + sizeof(uint32) + k * sizeof(JEntry), &je, sizeof(JEntry));
+			memcpy(sh->keys + sh->keyslen, key, len);
+			sh->keyslen += len;
+		}
+		StaticAssertStmt(2 * OBJSHAPE_MAXKEYS <= JB_OFFSET_STRIDE, "keys and values within one offset stride");
+		sh->headlen = sizeof(uint32) + sh->nkeys * sizeof(JEntry);
+		memcpy(sh->tmpl, sh->head, sh->headlen);
+		memset(sh->tmpl + sh->headlen, 0, sh->nkeys * sizeof(JEntry));
+		memcpy(sh->tmpl + sh->headlen + sh->nkeys * sizeof(JEntry), sh->keys, sh->keyslen);
+		sh->tmpllen = sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen;
+	}
+	shapes_built = true;
+}
+
+/* bytes an object of this shape takes besides its values, its alignment pad included */
+static inline int
+shape_size(const ObjShape *sh)
+{
+	return 3 + sh->headlen + sh->nkeys * sizeof(JEntry) + sh->keyslen;
+}
+
+/* Starts an object of shape sh; *je gets where its value JEntries go. */
+static pg_attribute_always_inline char *
+w_object_begin(char *w, const ObjShape *sh, char **je)
+{
+	int			pad;
+
+	w = w_pad(w, &pad);
+	memcpy(w, sh->tmpl, sh->tmpllen);
+	*je = w + sh->headlen;
+	return w + sh->tmpllen;
+}
+
+/*
+ * Thresholds method: the gap (see gap_to_bound) of value v to the bound;
+ * 0 when bound is NULL (the tier has no threshold on this metric).
+ */
+static pg_attribute_always_inline void
+xvalue_gap(XValue *x, CompiledPolicy *p, const Criterion *c, const MetricValue *v, int met, Tier t)
+{
+	const Bound *bound = c->th_of[t];
+
+	if (bound == NULL ||
+		(!v->isnull && (c->th_monotone ? met_bound(met, t) : meets(v, bound, c->higher_is_better))))
+	{
+		x->kind = XV_NUMERIC;
+		x->p = (const char *) p->zero;
+		x->len = VARSIZE(p->zero);
+	}
+	else if (v->isnull)
+		x->kind = XV_NULL;
+	else if (bound->scaled &&
+			 (v->isint ? scaled_sub(bound->sv, bound->scale, v->i, 0, &x->i, &x->scale)
+			  : v->scaled && scaled_sub(bound->sv, bound->scale, v->i, v->scale, &x->i, &x->scale)))
+		x->kind = XV_INT64;
+	else
+		xvalue_numeric(x, numeric_less(bound->n, v->isint ? int64_to_numeric(v->i) : v->n));
+}
+
+/* Score method: min_score of the next tier − score (kept per combination when the score is). */
+static Numeric
+score_to_next(CompiledPolicy *p, Numeric score, Tier next)
+{
+	Numeric		r;
+
+	if (p->score_key >= 0 && p->next_memo[p->score_key] != NULL)
+		return p->next_memo[p->score_key];
+	r = numeric_less(level_min_score(p, next), score);
+	if (p->score_key >= 0)
+	{
+		Numeric		copy = MemoryContextAlloc(p->cxt, VARSIZE(r));
+
+		memcpy(copy, r, VARSIZE(r));
+		p->next_memo[p->score_key] = copy;
+		r = copy;
+	}
+	return r;
+}
+
+/* Writes a segment: its bytes, and its nje values' JEntries at je. */
+static pg_attribute_always_inline char *
+w_segment(char *w, const Segment *seg, char *je, int nje)
+{
+	Assert(seg->nje == nje);
+	copy_short(w, seg->bytes, seg->len);
+	memcpy(je, seg->je, nje * sizeof(JEntry));
+	return w + seg->len;
+}
+
+static void
+segment_keep(CompiledPolicy *p, Segment *seg, const char *start, const char *end, const char *je, int nje)
+{
+	seg->len = end - start;
+	seg->nje = nje;
+	memcpy(seg->je, je, nje * sizeof(JEntry));
+	seg->bytes = MemoryContextAlloc(p->cxt, Max(seg->len, 1));
+	memcpy(seg->bytes, start, seg->len);
+}
+
+static pg_attribute_always_inline char *w_const(char *w, CompiledPolicy *p, Numeric n, char *je);
+
+/*
+ * Builds criterion c's segments (see Criterion): the same writers write
+ * them, once per met value and address % 4, into a scratch buffer.
+ */
+static void
+explain_segments(CompiledPolicy *p, Criterion *c)
+{
+	int			nmet = p->is_score ? c->nbands + 1 : p->ngrades + 1;
+	int			nummax = Max((int) VARSIZE_ANY(c->weight), 9) + Max((int) VARSIZE(p->zero), 9);
+	char	   *buf;
+	char		je[4 * sizeof(JEntry)];
+	int			m,
+				mod;
+
+	for (m = 0; m <= p->ngrades; m++)
+		nummax += VARSIZE(p->rank_points[m]);
+	for (m = 0; m < c->nbands; m++)
+		nummax += VARSIZE_ANY(c->bands[m].points);
+	buf = palloc(64 + c->metric_len + nummax);
+	c->seg_mid = MemoryContextAlloc(p->cxt, sizeof(Segment) * 4 * nmet);
+	if (!p->is_score)
+		c->seg_tail = MemoryContextAlloc(p->cxt, sizeof(Segment) * nmet);
+	for (m = 0; m < nmet; m++)
+	{
+		for (mod = 0; mod < 4; mod++)
+		{
+			char	   *start = buf + mod;
+			char	   *w = start;
+
+			/* metric, points, weight (score: and direction) */
+			w = w_string(w, c->metric, c->metric_len, je);
+			if (p->is_score)
+			{
+				w = w_const(w, p, m > 0 ? c->bands[m - 1].points : p->zero, je + 4);
+				w = w_const(w, p, c->weight, je + 8);
+				w = c->higher_is_better ? w_string(w, "higher is better", 16, je + 12)
+					: w_string(w, "lower is better", 15, je + 12);
+				segment_keep(p, &c->seg_mid[4 * m + mod], start, w, je, 4);
+			}
+			else
+			{
+				w = w_numeric(w, (const char *) p->rank_points[m], VARSIZE(p->rank_points[m]), je + 4);
+				w = w_const(w, p, c->weight, je + 8);
+				segment_keep(p, &c->seg_mid[4 * m + mod], start, w, je, 3);
+			}
+		}
+		if (!p->is_score)
+		{
+			/* tier_met, direction: strings, no alignment */
+			char	   *w = buf;
+
+			w = m > 0 ? w_string(w, p->tier_str[m], 1, je) : w_null(w, je);
+			w = c->higher_is_better ? w_string(w, "higher is better", 16, je + 4)
+				: w_string(w, "lower is better", 15, je + 4);
+			segment_keep(p, &c->seg_tail[m], buf, w, je, 2);
+		}
+	}
+	pfree(buf);
+}
+
+/* The constants' share of an explanation's size, at most: once per compiled policy. */
+static void
+explain_sizes(CompiledPolicy *p)
+{
+	const ObjShape *top = &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS];
+	const ObjShape *crit = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
+	int			label_max = 0;
+	int			points_max = VARSIZE(p->zero);
+	Size		size;
+	int			r;
+
+	for (r = 0; r <= p->ngrades; r++)
+		label_max = Max(label_max, p->label_len[r]);
+	for (r = 0; r <= p->ngrades; r++)
+		points_max = Max(points_max, (int) VARSIZE(p->rank_points[r]));
+	/* varlena header; tier, label, method, policy, criteria's header, next_tier */
+	size = VARHDRSZ + shape_size(top) + 1 + label_max + 10 + p->name_len +
+		3 + sizeof(uint32) + p->ncrit * sizeof(JEntry) + 1;
+	for (int i = 0; i < p->ncrit; i++)
+	{
+		Criterion  *c = &p->crit[i];
+		int			cpoints = points_max;
+
+		for (r = 0; r < c->nbands; r++)
+			cpoints = Max(cpoints, (int) VARSIZE_ANY(c->bands[r].points));
+		/* metric, points, weight, tier_met, direction; NaN and infinities are 9 bytes at most */
+		size += shape_size(crit) + c->metric_len + 3 + Max(cpoints, 9) +
+			3 + Max((int) VARSIZE_ANY(c->weight), 9) + 1 + 16;
+		explain_segments(p, c);
+	}
+	p->explain_fixed = size;
+}
+
+/*
+ * Works out the values of the explanation of the row in p->values (graded
+ * tier with score; met per criterion) that are not the policy's constants,
+ * into p->xv; returns how many bytes explain_emit writes at most.
+ */
+static Size
+explain_prepare(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
+	Tier		next = p->next_of[tier];
+	Size		size;
 	int			i;
 
-	criteria.type = jbvArray;
-	criteria.val.array.rawScalar = false;
-	criteria.val.array.nElems = p->ncrit;
-	criteria.val.array.elems = palloc(sizeof(JsonbValue) * Max(p->ncrit, 1));
-	pairs = palloc(sizeof(JsonbPair) * 8 * Max(p->ncrit, 1));
+	if (!shapes_built)
+		shapes_build();
+	if (p->explain_fixed == 0)
+		explain_sizes(p);
+	size = p->explain_fixed;
+	xvalue_numeric(&p->xscore, isnull ? NULL : score);
+	size += xvalue_max(&p->xscore);
+	if (p->is_score)
+	{
+		xvalue_numeric(&p->xnext, (next && !isnull) ? score_to_next(p, score, next) : NULL);
+		size += xvalue_max(&p->xnext);
+	}
 	for (i = 0; i < p->ncrit; i++)
 	{
 		Criterion  *c = &p->crit[i];
 		MetricValue *v = &p->values[i];
-		JsonbValue *obj = &criteria.val.array.elems[i];
-		JsonbPair  *kv;
-		int			n = 0;
+		XValue	   *x = &p->xv[3 * i];
 
-		obj->type = jbvObject;
-		kv = pairs + 8 * i;
-		if (p->is_score)
+		/* value, then band or keep_gap, then next_gap */
+		if (v->isnull)
+			x[0].kind = XV_NULL;
+		else if (v->isint)
 		{
-			/* band, value, metric, points, weight, direction */
-			JV_KEY(&kv[n], "band");
-			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
-		}
-		JV_KEY(&kv[n], "value");
-		if (!v->isnull && v->isint)
-		{
-			kv[n].value.type = jbvNumeric;
-			kv[n++].value.val.numeric = int64_to_numeric(v->i);
+			x[0].kind = XV_INT64;
+			x[0].i = v->i;
+			x[0].scale = 0;
 		}
 		else
-			jv_numeric(&kv[n++].value, v->isnull ? NULL : v->n);
-		JV_KEY(&kv[n], "metric");
-		kv[n].value.type = jbvString;
-		kv[n].value.val.string.val = c->metric;
-		kv[n++].value.val.string.len = c->metric_len;
-		JV_KEY(&kv[n], "points");
+			xvalue_numeric(&x[0], v->n);
 		if (p->is_score)
-			jv_numeric(&kv[n++].value, met[i] >= 0 ? c->bands[met[i]].points : p->zero);
+			xvalue_numeric(&x[1], met[i] >= 0 ? c->bands[met[i]].bound.n : NULL);
 		else
-			jv_numeric(&kv[n++].value, p->rank_points[met[i]]);
-		JV_KEY(&kv[n], "weight");
-		jv_numeric(&kv[n++].value, c->weight);
-		if (!p->is_score)
 		{
-			/* keep_gap, next_gap, tier_met: 8 bytes each, bytewise */
-			JV_KEY(&kv[n], "keep_gap");
-			jv_numeric(&kv[n++].value, criterion_gap(p, i, tier));
-			JV_KEY(&kv[n], "next_gap");
-			jv_numeric(&kv[n++].value, next ? criterion_gap(p, i, next) : NULL);
-			JV_KEY(&kv[n], "tier_met");
-			jv_string(&kv[n++].value, met[i] > 0 ? p->tier_str[met[i]] : NULL);
+			xvalue_gap(&x[1], p, c, v, met[i], tier);
+			if (next)
+				xvalue_gap(&x[2], p, c, v, met[i], next);
+			else
+				x[2].kind = XV_NULL;
+			size += xvalue_max(&x[2]);
 		}
-		JV_KEY(&kv[n], "direction");
-		kv[n].value.type = jbvString;
-		kv[n].value.val.string.val = c->higher_is_better ? "higher is better" : "lower is better";
-		kv[n++].value.val.string.len = c->higher_is_better ? 16 : 15;
-		obj->val.object.nPairs = n;
-		obj->val.object.pairs = kv;
+		size += xvalue_max(&x[0]) + xvalue_max(&x[1]);
 	}
+	if (size > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK)));
+	return size;
+}
+
+/* A policy constant: a finite numeric when consts_finite, else anything */
+static pg_attribute_always_inline char *
+w_const(char *w, CompiledPolicy *p, Numeric n, char *je)
+{
+	XValue		x;
+
+	if (likely(p->consts_finite))
+		return w_numeric(w, (const char *) n, VARSIZE(n), je);
+	xvalue_numeric(&x, n);
+	return w_xvalue(w, &x, je);
+}
+
+/*
+ * Writes the explanation explain_prepare prepared at start (int-aligned, in
+ * a palloc'd buffer, with the room explain_prepare said); returns its end.
+ */
+static char *
+explain_emit(CompiledPolicy *p, const int *met, Tier tier, char *start)
+{
+	Tier		next = p->next_of[tier];
+	const ObjShape *crit_shape = &shapes[p->is_score ? SHAPE_CRIT_SCORE : SHAPE_CRIT_THRESHOLDS];
+	char	   *w = start + VARHDRSZ;
+	char	   *top_je;
+	char	   *arr_je;
+	char	   *arr_base;
+	uint32		header;
+	JEntry		je;
+	int			total = 0;
+	int			pad;
+	int			i;
 
 	/* tier, label, score, method, policy, criteria, next_tier, score_to_next */
-	top = palloc(sizeof(JsonbPair) * ntop);
-	JV_KEY(&top[0], "tier");
-	top[0].value.type = jbvString;
-	top[0].value.val.string.val = p->tier_str[tier];
-	top[0].value.val.string.len = 1;
-	JV_KEY(&top[1], "label");
-	jv_string(&top[1].value, p->label[tier]);
-	JV_KEY(&top[2], "score");
-	jv_numeric(&top[2].value, isnull ? NULL : score);
-	JV_KEY(&top[3], "method");
-	top[3].value.type = jbvString;
-	top[3].value.val.string.val = p->is_score ? "score" : "thresholds";
-	top[3].value.val.string.len = p->is_score ? 5 : 10;
-	JV_KEY(&top[4], "policy");
-	top[4].value.type = jbvString;
-	top[4].value.val.string.val = p->name;
-	top[4].value.val.string.len = p->name_len;
-	JV_KEY(&top[5], "criteria");
-	top[5].value = criteria;
-	JV_KEY(&top[6], "next_tier");
-	jv_string(&top[6].value, next ? p->tier_str[next] : NULL);
-	if (p->is_score)
+	w = w_object_begin(w, &shapes[p->is_score ? SHAPE_TOP_SCORE : SHAPE_TOP_THRESHOLDS], &top_je);
+	w = w_string(w, p->tier_str[tier], 1, top_je);
+	w = p->label[tier] ? w_string(w, p->label[tier], p->label_len[tier], top_je + 4) : w_null(w, top_je + 4);
+	w = w_xvalue(w, &p->xscore, top_je + 8);
+	w = p->is_score ? w_string(w, "score", 5, top_je + 12) : w_string(w, "thresholds", 10, top_je + 12);
+	w = w_string(w, p->name, p->name_len, top_je + 16);
+
+	/* criteria: an array of objects */
+	arr_base = w;
+	w = w_pad(w, &pad);
+	header = p->ncrit | JB_FARRAY;
+	memcpy(w, &header, sizeof(uint32));
+	w += sizeof(uint32);
+	arr_je = w;
+	w += p->ncrit * sizeof(JEntry);
+	for (i = 0; i < p->ncrit; i++)
 	{
-		JV_KEY(&top[7], "score_to_next");
-		jv_numeric(&top[7].value,
-				   (next && !isnull) ? numeric_less(level_min_score(p, next), score) : NULL);
+		Criterion  *c = &p->crit[i];
+		const XValue *x = &p->xv[3 * i];
+		char	   *base = w;
+		char	   *at;
+
+		w = w_object_begin(w, crit_shape, &at);
+		if (p->is_score)
+		{
+			/* band, value, then metric, points, weight, direction */
+			w = w_xvalue(w, &x[1], at);
+			w = w_xvalue(w, &x[0], at + 4);
+			w = w_segment(w, &c->seg_mid[4 * (met[i] + 1) + ((uintptr_t) w & 3)], at + 8, 4);
+		}
+		else
+		{
+			/* value, then metric, points, weight; keep_gap, next_gap, then tier_met, direction */
+			w = w_xvalue(w, &x[0], at);
+			w = w_segment(w, &c->seg_mid[4 * met[i] + ((uintptr_t) w & 3)], at + 4, 3);
+			w = w_xvalue(w, &x[1], at + 16);
+			w = w_xvalue(w, &x[2], at + 20);
+			w = w_segment(w, &c->seg_tail[met[i]], at + 24, 2);
+		}
+
+		je = JENTRY_ISCONTAINER | (w - base);
+		total += JBE_OFFLENFLD(je);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			je = (je & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(arr_je + i * sizeof(JEntry), &je, sizeof(JEntry));
 	}
-	root.type = jbvObject;
-	root.val.object.nPairs = ntop;
-	root.val.object.pairs = top;
-	return jb_encode(&root);
+	je = JENTRY_ISCONTAINER | (w - arr_base);
+	memcpy(top_je + 20, &je, sizeof(JEntry));
+
+	/* next_tier, score_to_next */
+	w = next ? w_string(w, p->tier_str[next], 1, top_je + 24) : w_null(w, top_je + 24);
+	if (p->is_score)
+		w = w_xvalue(w, &p->xnext, top_je + 28);
+
+	SET_VARSIZE(start, w - start);
+	return w;
+}
+
+/* The explanation as a jsonb datum of its own. */
+static Jsonb *
+policy_explain_graded(CompiledPolicy *p, const int *met, Numeric score, bool isnull, Tier tier)
+{
+	char	   *data = palloc(explain_prepare(p, met, score, isnull, tier));
+
+	explain_emit(p, met, tier, data);
+	return (Jsonb *) data;
+}
+
+/*
+ * Thresholds method, bounds monotone (th_monotone): policy_assign from the
+ * best rank each criterion met, with no comparison of values.
+ */
+static Tier
+policy_assign_met(CompiledPolicy *p, const int *met)
+{
+	for (int k = 0; k < p->nrules; k++)
+	{
+		TierRule   *rule = &p->rules[k];
+		int			j;
+
+		for (j = 0; j < rule->nchecks; j++)
+			if (!met_bound(met[rule->crit[j]], rule->tier))
+				break;
+		if (j == rule->nchecks)
+			return rule->tier;
+	}
+	return p->lowest;
 }
 
 /* Grades the row in p->values once: tier, score and what each criterion met. */
@@ -1559,6 +2211,8 @@ policy_grade(CompiledPolicy *p, Numeric *score, bool *isnull)
 	*score = policy_score(p, p->met, isnull);
 	if (p->is_score)
 		return tier_for_score(p, *score, *isnull);
+	if (p->th_monotone)
+		return policy_assign_met(p, p->met);
 	return policy_assign(p);
 }
 
@@ -1692,6 +2346,134 @@ custier_shortfall_record(PG_FUNCTION_ARGS)
 }
 
 /*
+ * grade_row_inplace forms custier._grade's result row (qualified_tier,
+ * score, explanation) for this row type: a 1-byte pass-by-value column, then
+ * a numeric and a jsonb column, both varlenas aligned on int that may be
+ * stored short.
+ */
+static bool
+grade_row_shape_ok(TupleDesc desc)
+{
+	Form_pg_attribute a;
+
+	if (desc->natts != 3)
+		return false;
+	a = TupleDescAttr(desc, 0);
+	if (a->attisdropped || a->attlen != 1 || !a->attbyval || a->attalign != TYPALIGN_CHAR)
+		return false;
+	for (int i = 1; i < 3; i++)
+	{
+		a = TupleDescAttr(desc, i);
+		if (a->attisdropped || a->atttypid != (i == 1 ? NUMERICOID : JSONBOID) || a->attlen != -1 ||
+			a->attalign != TYPALIGN_INT || a->attstorage == TYPSTORAGE_PLAIN)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Appends varlena v at *off as heap_fill_tuple stores it in a column
+ * aligned on int whose storage is not plain: a short header as it is, a
+ * 4-byte one made short when it can be (both unaligned), else aligned.
+ */
+static inline void
+grade_row_varlena(char *data, int *off, const struct varlena *v)
+{
+	int			len;
+
+	if (VARATT_IS_SHORT(v))
+	{
+		len = VARSIZE_SHORT(v);
+		memcpy(data + *off, v, len);
+	}
+	else if (VARATT_CAN_MAKE_SHORT(v))
+	{
+		len = VARATT_CONVERTED_SHORT_SIZE(v);
+		SET_VARSIZE_SHORT(data + *off, len);
+		memcpy(data + *off + 1, VARDATA(v), len - 1);
+	}
+	else
+	{
+		while (*off & (sizeof(int32) - 1))
+			data[(*off)++] = 0;
+		len = VARSIZE(v);
+		memcpy(data + *off, v, len);
+	}
+	*off += len;
+}
+
+/*
+ * custier._grade's result row, byte for byte what heap_form_tuple forms of
+ * (tier, score or NULL, explanation or NULL), with the explanation written
+ * in place: one palloc, and neither a separate jsonb nor a copy of it.
+ */
+static Datum
+grade_row_inplace(CompiledPolicy *p, TupleDesc desc, Tier tier, Numeric score, bool isnull, bool explain)
+{
+	bool		hasnull = isnull || !explain;
+	int			hoff = MAXALIGN(SizeofHeapTupleHeader + (hasnull ? BITMAPLEN(3) : 0));
+	Size		size = hoff + 1 + (isnull ? 0 : VARSIZE_ANY(score) + 3);
+	uint16		infomask = 0;
+	bits8		bits = 0x01;
+	HeapTupleHeader td;
+	char	   *data;
+	int			off;
+
+	if (explain)
+		size += 3 + explain_prepare(p, p->met, score, isnull, tier);
+	data = palloc(size);
+	memset(data, 0, hoff);
+	off = hoff;
+	data[off++] = (char) tier;
+	if (!isnull)
+	{
+		bits |= 0x02;
+		infomask |= HEAP_HASVARWIDTH;
+		grade_row_varlena(data, &off, (const struct varlena *) score);
+	}
+	if (explain)
+	{
+		int			unaligned = off;
+		char	   *jb;
+
+		bits |= 0x04;
+		infomask |= HEAP_HASVARWIDTH;
+		while (off & (sizeof(int32) - 1))
+			data[off++] = 0;
+		jb = data + off;
+		off = explain_emit(p, p->met, tier, jb) - data;
+		if (VARATT_CAN_MAKE_SHORT(jb))
+		{
+			/* small enough to be stored short: unaligned, as heap_fill_tuple does */
+			int			len = VARATT_CONVERTED_SHORT_SIZE(jb);
+
+			memmove(data + unaligned + 1, VARDATA(jb), len - 1);
+			SET_VARSIZE_SHORT(data + unaligned, len);
+			off = unaligned + len;
+		}
+	}
+	td = (HeapTupleHeader) data;
+	HeapTupleHeaderSetNatts(td, 3);
+#ifdef HEAP_IS_DATUM
+	/* a server that marks and versions composite datums (by natts): its own setup */
+	heap_tuple_set_datum(td, desc, off);
+#else
+	HeapTupleHeaderSetDatumLength(td, off);
+	HeapTupleHeaderSetTypeId(td, desc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, desc->tdtypmod);
+	ItemPointerSetInvalid(&(td->t_ctid));
+#endif
+	td->t_hoff = hoff;
+	if (hasnull)
+	{
+		infomask |= HEAP_HASNULL;
+		td->t_bits[0] = bits;
+	}
+	td->t_infomask |= infomask;
+	return PointerGetDatum(td);
+}
+
+/*
  * custier._grade(policy, metrics record, has_metrics, with_explanation,
  * OUT qualified_tier, OUT score, OUT explanation): what assign_tier, score
  * and explain give for the row, from one reading of it and one grading (the
@@ -1724,6 +2506,7 @@ custier_grade_record(PG_FUNCTION_ARGS)
 			elog(ERROR, "custier: _grade must return a row");
 		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 		cache->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		cache->result_inplace = grade_row_shape_ok(cache->result_desc);
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -1734,9 +2517,13 @@ custier_grade_record(PG_FUNCTION_ARGS)
 		{
 			p->values[i].isnull = true;
 			p->values[i].isint = false;
+			p->values[i].scaled = false;
 		}
 
 	tier = policy_grade(p, &score, &isnull);
+	if (cache->result_inplace)
+		PG_RETURN_DATUM(grade_row_inplace(p, cache->result_desc, tier, score, isnull,
+										  !PG_ARGISNULL(3) && PG_GETARG_BOOL(3)));
 	values[0] = TierGetDatum(tier);
 	values[1] = isnull ? (Datum) 0 : NumericGetDatum(score);
 	nulls[1] = isnull;
