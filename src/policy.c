@@ -2458,10 +2458,7 @@ grade_row_inplace(CompiledPolicy *p, TupleDesc desc, Tier tier, Numeric score, b
 	/* a server that marks and versions composite datums (by natts): its own setup */
 	heap_tuple_set_datum(td, desc, off);
 #else
-	HeapTupleHeaderSetDatumLength(td, off);
-	HeapTupleHeaderSetTypeId(td, desc->tdtypeid);
-	HeapTupleHeaderSetTypMod(td, desc->tdtypmod);
-	ItemPointerSetInvalid(&(td->t_ctid));
+	elog(ERROR, "custier: _grade's row is formed in place only on servers with heap_tuple_set_datum");
 #endif
 	td->t_hoff = hoff;
 	if (hasnull)
@@ -2506,7 +2503,12 @@ custier_grade_record(PG_FUNCTION_ARGS)
 			elog(ERROR, "custier: _grade must return a row");
 		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 		cache->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+#ifdef HEAP_IS_DATUM
 		cache->result_inplace = grade_row_shape_ok(cache->result_desc);
+#else
+		/* Only the server's own datum setup is tested here: elsewhere heap_form_tuple. */
+		cache->result_inplace = false;
+#endif
 		MemoryContextSwitchTo(oldcxt);
 	}
 
