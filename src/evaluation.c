@@ -8,6 +8,11 @@
  * owner; grades reach the managed table through custier_apply_grades, as the
  * table's owner.  The caller's rows travel between the two as arrays, a
  * chunk (batch) at a time.
+ *
+ * One file (about 1000 lines) because evaluate() and run_evaluation() share
+ * every step of a batch: the hysteresis rule, the look-back on earlier
+ * evaluations and the hold check; only what happens to the graded batch
+ * differs (returned, or recorded and applied).
  */
 #include "postgres.h"
 
