@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -31,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "custier.h"
 #include "history.h"
@@ -43,9 +45,23 @@ PG_FUNCTION_INFO_V1(custier_run_evaluation);
 /* Columns of custier._evaluation_query's rows. */
 #define Q_KEY 1
 #define Q_CURRENT 2
-#define Q_QUALIFIED 3
-#define Q_SCORE 4
-#define Q_EXPLANATION 5
+#define Q_GRADE 3				/* custier._grade_result: qualified_tier, score, explanation */
+#define Q_EVIDENCE 4
+
+/* A graded batch, unpacked: pointers into the SPI result's rows. */
+typedef struct GradedBatch
+{
+	int			n;
+	Datum	   *keys;			/* text */
+	Tier	   *current;
+	bool	   *current_null;
+	Tier	   *qualified;
+	Datum	   *score;			/* numeric */
+	bool	   *score_null;
+	Datum	   *explanation;	/* jsonb, when every customer is explained */
+	bool	   *explanation_null;
+	Tier	   *proposed;
+} GradedBatch;
 
 /* The hysteresis rules of a policy. */
 typedef struct Rules
@@ -441,61 +457,91 @@ read_rules(SPITupleTable *tt, int first, Rules *rules)
 }
 
 /*
- * What the rules propose for the n rows of a graded batch: proposed[i], from
- * each row's grade, qualified tier and earlier qualifications.
+ * Unpacks the n rows of a graded batch: each row's _grade result is
+ * deformed once here (three field selections in the query would read it
+ * three times).
  */
 static void
-propose_batch(SPITupleTable *rows, int n, const Rules *rules, const int64 *earlier, int n_earlier,
-			  Datum *keys, Tier *proposed)
+unpack_batch(SPITupleTable *rows, int n, GradedBatch *b)
 {
-	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
-	bool	   *tnulls = palloc(sizeof(bool) * Max(n * n_earlier, 1));
+	TupleDesc	grade_desc = NULL;
 	int			i;
 
+	b->n = n;
+	b->keys = palloc(sizeof(Datum) * Max(n, 1));
+	b->current = palloc(sizeof(Tier) * Max(n, 1));
+	b->current_null = palloc(sizeof(bool) * Max(n, 1));
+	b->qualified = palloc(sizeof(Tier) * Max(n, 1));
+	b->score = palloc(sizeof(Datum) * Max(n, 1));
+	b->score_null = palloc(sizeof(bool) * Max(n, 1));
+	b->explanation = palloc(sizeof(Datum) * Max(n, 1));
+	b->explanation_null = palloc(sizeof(bool) * Max(n, 1));
+	b->proposed = palloc(sizeof(Tier) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Datum		d;
+		HeapTupleHeader td;
+		HeapTupleData tuple;
+		Datum		fields[3];
+		bool		field_nulls[3];
 
-		keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
-	}
-	if (n_earlier > 0)
-		lookback(earlier, n_earlier, keys, n, tiers, tnulls);
-	for (i = 0; i < n; i++)
-	{
-		bool		current_null;
-		bool		qualified_null;
-		Datum		current = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &current_null);
-		Datum		qualified = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_QUALIFIED, &qualified_null);
-
-		if (qualified_null)
+		b->keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
+		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &b->current_null[i]);
+		b->current[i] = b->current_null[i] ? 0 : DatumGetTier(d);
+		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_GRADE, &isnull);
+		if (isnull)
 			elog(ERROR, "custier: a customer was graded no tier");
-		proposed[i] = propose(DatumGetTier(current), current_null, DatumGetTier(qualified), rules,
-							  tiers + (size_t) i * n_earlier, tnulls + (size_t) i * n_earlier, n_earlier);
+		td = DatumGetHeapTupleHeader(d);
+		if (grade_desc == NULL)
+			grade_desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
+		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = td;
+		heap_deform_tuple(&tuple, grade_desc, fields, field_nulls);
+		if (field_nulls[0])
+			elog(ERROR, "custier: a customer was graded no tier");
+		b->qualified[i] = DatumGetTier(fields[0]);
+		b->score[i] = fields[1];
+		b->score_null[i] = field_nulls[1];
+		b->explanation[i] = fields[2];
+		b->explanation_null[i] = field_nulls[2];
 	}
 }
 
 /*
- * A column of rows [0, n) of an SPI result as an array of its type (tier,
- * text, numeric, jsonb), in the current memory context.
+ * What the rules propose for a graded batch: b->proposed[i], from each
+ * customer's grade, qualified tier and earlier qualifications.
  */
+static void
+propose_batch(GradedBatch *b, const Rules *rules, const int64 *earlier, int n_earlier)
+{
+	int			n = b->n;
+	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
+	bool	   *tnulls = palloc(sizeof(bool) * Max(n * n_earlier, 1));
+	int			i;
+
+	if (n_earlier > 0)
+		lookback(earlier, n_earlier, b->keys, n, tiers, tnulls);
+	for (i = 0; i < n; i++)
+		b->proposed[i] = propose(b->current[i], b->current_null[i], b->qualified[i], rules,
+								 tiers + (size_t) i * n_earlier, tnulls + (size_t) i * n_earlier, n_earlier);
+}
+
+/* n tiers (nulls: NULL ones, or none) as a tier[] datum. */
 static Datum
-column_array(SPITupleTable *tt, uint64 n, int col, Oid elemtype)
+tiers_datum(const Tier *tiers, const bool *nulls, int n)
 {
 	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
-	int			dims[1];
+	int			dims[1] = {n};
 	int			lbs[1] = {1};
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	uint64		i;
+	int			i;
 
 	for (i = 0; i < n; i++)
-		values[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, col, &nulls[i]);
-	dims[0] = (int) n;
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
+		values[i] = TierGetDatum(tiers[i]);
+	return PointerGetDatum(construct_md_array(values, (bool *) nulls, 1, dims, lbs, custier_tier_type(),
+											  1, true, TYPALIGN_CHAR));
 }
 
 /* ---------------------------------------------------------------------
@@ -563,8 +609,7 @@ custier_evaluate(PG_FUNCTION_ARGS)
 		SPITupleTable *rows;
 		uint64		n;
 		uint64		i;
-		Datum	   *keys;
-		Tier	   *proposed;
+		GradedBatch b;
 
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
@@ -579,32 +624,35 @@ custier_evaluate(PG_FUNCTION_ARGS)
 		rows = SPI_tuptable;
 		MemoryContextSwitchTo(batch_cxt);
 
-		keys = palloc(sizeof(Datum) * Max(n, 1));
-		proposed = palloc(sizeof(Tier) * Max(n, 1));
-		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
+		unpack_batch(rows, (int) n, &b);
+		propose_batch(&b, &rules, earlier, n_earlier);
 		for (i = 0; i < n; i++)
 		{
 			Datum		out[6];
 			bool		out_null[6];
-			Tier		p = proposed[i];
+			Tier		p = b.proposed[i];
 
-			out[0] = keys[i];
-			out_null[0] = false;
-			out[1] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &out_null[1]);
-			out[2] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_QUALIFIED, &out_null[2]);
-			out[4] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_SCORE, &out_null[4]);
-			out[5] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EXPLANATION, &out_null[5]);
 			/* A held customer keeps its grade (gets the proposal when it has none). */
-			if (!out_null[1] && held->members > 0 && keytier_lookup(held, datum_key(keys[i])) != NULL)
-				p = DatumGetTier(out[1]);
+			if (!b.current_null[i] && held->members > 0 && keytier_lookup(held, datum_key(b.keys[i])) != NULL)
+				p = b.current[i];
+			out[0] = b.keys[i];
+			out_null[0] = false;
+			out[1] = TierGetDatum(b.current[i]);
+			out_null[1] = b.current_null[i];
+			out[2] = TierGetDatum(b.qualified[i]);
+			out_null[2] = false;
 			out[3] = TierGetDatum(p);
 			out_null[3] = false;
+			out[4] = b.score[i];
+			out_null[4] = b.score_null[i];
+			out[5] = b.explanation[i];
+			out_null[5] = b.explanation_null[i];
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
 		}
 		if (n < EVALUATE_BATCH)
 			break;
 		MemoryContextSwitchTo(call_cxt);
-		last_key = DatumGetTextPCopy(keys[n - 1]);
+		last_key = DatumGetTextPCopy(b.keys[n - 1]);
 		SPI_freetuptable(rows);
 	}
 	MemoryContextSwitchTo(call_cxt);
@@ -704,9 +752,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		uint64		i;
 		Datum	   *actions = palloc(sizeof(Datum) * n);
 		int		   *prop_pos = palloc(sizeof(int) * n);
-		Datum	   *keys = palloc(sizeof(Datum) * n);
-		Tier	   *proposed = palloc(sizeof(Tier) * n);
-		Datum	   *proposed_values = palloc(sizeof(Datum) * n);
+		GradedBatch b;
 		Datum	   *apply_keys = palloc(sizeof(Datum) * n);
 		Datum	   *apply_from = palloc(sizeof(Datum) * n);
 		bool	   *apply_from_null = palloc(sizeof(bool) * n);
@@ -719,9 +765,8 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		int			nprop = 0;
 
 		/* What the rules propose, looking back on the earlier evaluations. */
-		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
-		for (i = 0; i < n; i++)
-			proposed_values[i] = TierGetDatum(proposed[i]);
+		unpack_batch(rows, (int) n, &b);
+		propose_batch(&b, &rules, earlier, n_earlier);
 
 		/*
 		 * Decide per customer: held (a hold is in force at as_of: the grade
@@ -731,39 +776,38 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		 */
 		for (i = 0; i < n; i++)
 		{
-			bool		current_null;
-			Tier		current = DatumGetTier(SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &current_null));
+			bool		current_null = b.current_null[i];
+			Tier		current = b.current[i];
 			const char *action;
 
-			if (held->members > 0 && keytier_lookup(held, datum_key(keys[i])) != NULL)
+			if (held->members > 0 && keytier_lookup(held, datum_key(b.keys[i])) != NULL)
 			{
 				action = "held";
 				if (!current_null)
-					proposed[i] = current;
+					b.proposed[i] = current;
 			}
-			else if (!current_null && proposed[i] == current)
+			else if (!current_null && b.proposed[i] == current)
 				action = "kept";
 			else if (current_null || strcmp(approval, "none") == 0 ||
-					 (strcmp(approval, "downgrade") == 0 && tier_compare(proposed[i], current) > 0))
+					 (strcmp(approval, "downgrade") == 0 && tier_compare(b.proposed[i], current) > 0))
 			{
 				action = "applied";
-				apply_keys[napply] = keys[i];
+				apply_keys[napply] = b.keys[i];
 				apply_from[napply] = TierGetDatum(current);
 				apply_from_null[napply] = current_null;
-				apply_to[napply] = TierGetDatum(proposed[i]);
+				apply_to[napply] = TierGetDatum(b.proposed[i]);
 				napply++;
 			}
 			else
 			{
 				action = "proposed";
 				prop_pos[nprop] = (int) i;
-				prop_keys[nprop] = keys[i];
-				prop_to[nprop] = TierGetDatum(proposed[i]);
-				prop_evidence[nprop] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EXPLANATION, &prop_evidence_null[nprop]);
+				prop_keys[nprop] = b.keys[i];
+				prop_to[nprop] = TierGetDatum(b.proposed[i]);
+				prop_evidence[nprop] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EVIDENCE, &prop_evidence_null[nprop]);
 				nprop++;
 			}
 			actions[i] = CStringGetTextDatum(action);
-			proposed_values[i] = TierGetDatum(proposed[i]);
 		}
 		if (nprop > 0)
 		{
@@ -804,11 +848,17 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		/* Record the batch, as custier's owner. */
 		values[0] = Int64GetDatum(evaluation_id);
 		values[1] = Int32GetDatum(batch);
-		values[2] = PointerGetDatum(construct_array(keys, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[3] = column_array(rows, n, Q_CURRENT, tier_type);
-		values[4] = column_array(rows, n, Q_QUALIFIED, tier_type);
-		values[5] = PointerGetDatum(construct_array(proposed_values, (int) n, tier_type, 1, true, TYPALIGN_CHAR));
-		values[6] = column_array(rows, n, Q_SCORE, NUMERICOID);
+		values[2] = PointerGetDatum(construct_array(b.keys, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = tiers_datum(b.current, b.current_null, (int) n);
+		values[4] = tiers_datum(b.qualified, NULL, (int) n);
+		values[5] = tiers_datum(b.proposed, NULL, (int) n);
+		{
+			int			dims[1] = {(int) n};
+			int			lbs[1] = {1};
+
+			values[6] = PointerGetDatum(construct_md_array(b.score, b.score_null, 1, dims, lbs, NUMERICOID,
+														   -1, false, TYPALIGN_INT));
+		}
 		values[7] = PointerGetDatum(construct_array(actions, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
 		custier_exec_generic(CUSTIER_AS_EXTENSION, owner,
 							 "INSERT INTO custier.evaluation_result"

@@ -110,10 +110,11 @@ COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: 
 
 -- The query behind every batch of evaluate() and run_evaluation(), run as
 -- the caller (it reads the managed table and the metrics source with the
--- caller's rights): the next customers in the key column's order, graded.
+-- caller's rights): the next customers in the key column's order, graded
+-- (custier._grade's row: qualified tier, score, explanation), with evidence.
 -- $1 text: with p_resume, start after this key; $2 bigint: at most this many
--- customers; $3 boolean: explain every customer; $4 boolean: explain those
--- whose qualified tier is not their grade.  What the rules propose is
+-- customers; $3 boolean: explain every customer (in the grade); $4 boolean:
+-- evidence for those whose qualified tier is not their grade.  What the rules propose is
 -- worked out in C (src/evaluation.c), which reads the earlier evaluations
 -- of the batch's customers as custier's owner in one pass per evaluation.
 -- Every name and operator is schema-qualified: the caller's search_path is
@@ -128,12 +129,12 @@ BEGIN
     SELECT a.atttypid INTO metrics_type FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
     RETURN format($q$
-SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, (q.g).score AS score,
-       -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $3 THEN (q.g).explanation
-            WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
+SELECT q.customer_key, q.current_tier, q.g AS grade,
+       -- Evidence for a change that may need approval.  A customer with no
+       -- metrics row has no metrics: graded as an empty object.
+       CASE WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
             THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
-       END AS explanation
+       END AS evidence
 FROM (
     -- One custier._grade call grades the customer once: tier, score and,
     -- when every customer is explained ($3), the explanation.  ORDER BY and

@@ -26,12 +26,12 @@ BEGIN
     SELECT a.atttypid INTO metrics_type FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
     RETURN format($q$
-SELECT q.customer_key, q.current_tier, (q.g).qualified_tier AS qualified_tier, (q.g).score AS score,
-       -- A customer with no metrics row has no metrics: graded as an empty object.
-       CASE WHEN $3 THEN (q.g).explanation
-            WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
+SELECT q.customer_key, q.current_tier, q.g AS grade,
+       -- Evidence for a change that may need approval.  A customer with no
+       -- metrics row has no metrics: graded as an empty object.
+       CASE WHEN $4 AND ((q.g).qualified_tier OPERATOR(custier.=) q.current_tier) IS NOT TRUE
             THEN CASE WHEN q.has_metrics THEN custier.explain(%5$L, q.metrics) ELSE custier.explain(%5$L, '{}'::pg_catalog.jsonb) END
-       END AS explanation
+       END AS evidence
 FROM (
     -- One custier._grade call grades the customer once: tier, score and,
     -- when every customer is explained ($3), the explanation.  ORDER BY and
