@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -25,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "custier.h"
@@ -166,7 +168,12 @@ custier_proposed_tier(PG_FUNCTION_ARGS)
  * changed) are then looked up together by primary key: the result never
  * depends on that order, only the speed does.  Read as custier's owner:
  * custier's own table, pg_catalog's text equality, no user code; only the
- * batch's customers, which the caller has just read, are looked up.
+ * batch's customers, which the caller has just read, are looked up.  What
+ * is found counts only where the caller may read it in evaluation_result
+ * (its row-level security policy: reading follows the earlier evaluation's
+ * table, src/rights.c), as when the look-back ran as the caller: an earlier
+ * evaluation of another table, or of a dropped one, tells a caller that
+ * cannot read that table nothing.
  * ---------------------------------------------------------------------
  */
 typedef struct KeyBytes
@@ -259,8 +266,12 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
  * current memory context, which the caller resets.
  */
 static void
-lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
+lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
 {
+	Oid			role = custier_actor();
+	Oid			results_relid = get_relname_relid("evaluation_result", get_namespace_oid("custier", false));
+	/* Superusers, BYPASSRLS roles and custier's owner read every row of evaluation_result. */
+	bool		reads_all = check_enable_rls(results_relid, role, true) != RLS_ENABLED;
 	bool	   *resolved = palloc(sizeof(bool) * Max(n, 1));
 	Datum	   *todo = palloc(sizeof(Datum) * Max(n, 1));
 	int			e;
@@ -276,13 +287,34 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 		int			lo_batch = -1;
 		int			hi_batch = -1;
 		int			ntodo = 0;
-		uint64		per_batch;
+		uint64		per_batch = 0;
 		bool		isnull;
 		Datum		ev_value[1];
 		Oid			ev_type[1] = {INT8OID};
 		Datum		d;
+		Oid			ev_tbl;
+		CustierSight sight;
 
 		memset(resolved, 0, sizeof(bool) * n);
+
+		/*
+		 * What the caller may read of it: all of it (it reads past row-level
+		 * security, or the evaluation graded the table the caller has just
+		 * read these customers from), nothing (no SELECT on the evaluation's
+		 * table, or that table is gone), or some customers (row-level
+		 * security on another table: asked per customer found below).
+		 */
+		ev_value[0] = Int64GetDatum(earlier[e]);
+		d = custier_value_as(custier_extension_owner(),
+							 "SELECT e.tbl::pg_catalog.oid::pg_catalog.int8 FROM custier.evaluation e"
+							 " WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
+							 1, ev_type, ev_value, NULL, &isnull);
+		ev_tbl = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
+		sight = reads_all ? CUSTIER_SEES_ALL : custier_table_sight(ev_tbl, role);
+		if (sight == CUSTIER_SEES_SOME && ev_tbl == relid)
+			sight = CUSTIER_SEES_ALL;
+		if (sight == CUSTIER_SEES_NONE)
+			continue;
 
 		/* The first and last customers of the batch in the earlier evaluation. */
 		for (i = 0; i < n; i++)
@@ -310,13 +342,6 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 		keytier_destroy(probed);
 		SPI_freetuptable(probed_tt);
 
-		/* Its batches in between, in one range scan, when they are few. */
-		ev_value[0] = Int64GetDatum(earlier[e]);
-		d = custier_value_as(custier_extension_owner(),
-							 "SELECT pg_catalog.ceil(e.customers::pg_catalog.float8 / GREATEST(e.batches, 1))::pg_catalog.int8"
-							 " FROM custier.evaluation e WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
-							 1, ev_type, ev_value, NULL, &isnull);
-		per_batch = isnull ? 0 : (uint64) DatumGetInt64(d);
 		if (lo_batch >= 0 && (uint64) (hi_batch - lo_batch + 1) * per_batch <= (uint64) 4 * n + 1000)
 		{
 			Oid			types[3] = {INT8OID, INT4OID, INT4OID};
@@ -376,6 +401,12 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 			keytier_destroy(rest);
 			SPI_freetuptable(rest_tt);
 		}
+
+		/* Row-level security on another table: only the customers the caller may see there. */
+		if (sight == CUSTIER_SEES_SOME)
+			for (i = 0; i < n; i++)
+				if (!nulls[i * n_earlier + e] && !custier_can_see(ev_tbl, role, TextDatumGetCString(keys[i])))
+					nulls[i * n_earlier + e] = true;
 	}
 }
 
@@ -440,7 +471,7 @@ read_rules(SPITupleTable *tt, int first, Rules *rules)
  * each row's grade, qualified tier and earlier qualifications.
  */
 static void
-propose_batch(SPITupleTable *rows, int n, const Rules *rules, const int64 *earlier, int n_earlier,
+propose_batch(SPITupleTable *rows, int n, Oid relid, const Rules *rules, const int64 *earlier, int n_earlier,
 			  Datum *keys, Tier *proposed)
 {
 	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
@@ -454,7 +485,7 @@ propose_batch(SPITupleTable *rows, int n, const Rules *rules, const int64 *earli
 		keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
 	}
 	if (n_earlier > 0)
-		lookback(earlier, n_earlier, keys, n, tiers, tnulls);
+		lookback(relid, earlier, n_earlier, keys, n, tiers, tnulls);
 	for (i = 0; i < n; i++)
 	{
 		bool		current_null;
@@ -520,6 +551,7 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		d;
 	text	   *last_key = NULL;
+	Oid			relid;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -548,6 +580,13 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	/* Keys held at as_of (a handful): their grade stays. */
 	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
 	held = held_keys(d, isnull);
+	/* The managed table: its earlier evaluations' customers were read from it. */
+	d = custier_value_as(custier_extension_owner(),
+						 "SELECT m.tbl::pg_catalog.oid::pg_catalog.int8 FROM custier.managed_table m"
+						 " WHERE m.policy OPERATOR(pg_catalog.=) $1",
+						 1, plan_types, plan_values, plan_nulls, &isnull);
+	MemoryContextSwitchTo(call_cxt);
+	relid = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
 	batch_cxt = AllocSetContextCreate(call_cxt, "custier evaluate batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
@@ -576,7 +615,7 @@ custier_evaluate(PG_FUNCTION_ARGS)
 
 		keys = palloc(sizeof(Datum) * Max(n, 1));
 		proposed = palloc(sizeof(Tier) * Max(n, 1));
-		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
+		propose_batch(rows, (int) n, relid, &rules, earlier, n_earlier, keys, proposed);
 		for (i = 0; i < n; i++)
 		{
 			Datum		out[6];
@@ -714,7 +753,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 		int			nprop = 0;
 
 		/* What the rules propose, looking back on the earlier evaluations. */
-		propose_batch(rows, (int) n, &rules, earlier, n_earlier, keys, proposed);
+		propose_batch(rows, (int) n, relid, &rules, earlier, n_earlier, keys, proposed);
 		for (i = 0; i < n; i++)
 			proposed_values[i] = TierGetDatum(proposed[i]);
 
