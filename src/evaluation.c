@@ -248,6 +248,7 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
 	Datum		values[2];
 	uint64		n;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = Int64GetDatum(evaluation_id);
 	values[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
@@ -256,6 +257,8 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 							 " AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
 							 2, types, values, NULL, true, 0);
+	/* SPI leaves its procedure's context current: back to the caller's (reset per batch). */
+	MemoryContextSwitchTo(cxt);
 	return hash_rows(SPI_tuptable, n, 1, 2, 3);
 }
 
@@ -272,6 +275,7 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 	Oid			results_relid = get_relname_relid("evaluation_result", get_namespace_oid("custier", false));
 	/* Superusers, BYPASSRLS roles and custier's owner read every row of evaluation_result. */
 	bool		reads_all = check_enable_rls(results_relid, role, true) != RLS_ENABLED;
+	MemoryContext cxt = CurrentMemoryContext;
 	bool	   *resolved = palloc(sizeof(bool) * Max(n, 1));
 	Datum	   *todo = palloc(sizeof(Datum) * Max(n, 1));
 	int			e;
@@ -358,6 +362,7 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 									 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 									 " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
 									 3, types, values, NULL, true, 0);
+			MemoryContextSwitchTo(cxt);
 			range_tt = SPI_tuptable;
 			range = hash_rows(range_tt, nrange, 1, 2, 0);
 			for (i = 0; i < n; i++)
