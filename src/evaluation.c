@@ -18,6 +18,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -31,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -187,7 +189,12 @@ custier_proposed_tier(PG_FUNCTION_ARGS)
  * changed) are then looked up together by primary key: the result never
  * depends on that order, only the speed does.  Read as custier's owner:
  * custier's own table, pg_catalog's text equality, no user code; only the
- * batch's customers, which the caller has just read, are looked up.
+ * batch's customers, which the caller has just read, are looked up.  What
+ * is found counts only where the caller may read it in evaluation_result
+ * (its row-level security policy: reading follows the earlier evaluation's
+ * table, src/rights.c), as when the look-back ran as the caller: an earlier
+ * evaluation of another table, or of a dropped one, tells a caller that
+ * cannot read that table nothing.
  * ---------------------------------------------------------------------
  */
 typedef struct KeyBytes
@@ -262,6 +269,7 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
 	Datum		values[2];
 	uint64		n;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = Int64GetDatum(evaluation_id);
 	values[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
@@ -270,6 +278,8 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 							 " AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
 							 2, types, values, NULL, true, 0);
+	/* SPI leaves its procedure's context current: back to the caller's (reset per batch). */
+	MemoryContextSwitchTo(cxt);
 	return hash_rows(SPI_tuptable, n, 1, 2, 3);
 }
 
@@ -280,8 +290,13 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
  * current memory context, which the caller resets.
  */
 static void
-lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
+lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
 {
+	Oid			role = custier_actor();
+	Oid			results_relid = get_relname_relid("evaluation_result", get_namespace_oid("custier", false));
+	/* Superusers, BYPASSRLS roles and custier's owner read every row of evaluation_result. */
+	bool		reads_all = check_enable_rls(results_relid, role, true) != RLS_ENABLED;
+	MemoryContext cxt = CurrentMemoryContext;
 	bool	   *resolved = palloc(sizeof(bool) * Max(n, 1));
 	Datum	   *todo = palloc(sizeof(Datum) * Max(n, 1));
 	int			e;
@@ -297,13 +312,34 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 		int			lo_batch = -1;
 		int			hi_batch = -1;
 		int			ntodo = 0;
-		uint64		per_batch;
+		uint64		per_batch = 0;
 		bool		isnull;
 		Datum		ev_value[1];
 		Oid			ev_type[1] = {INT8OID};
 		Datum		d;
+		Oid			ev_tbl;
+		CustierSight sight;
 
 		memset(resolved, 0, sizeof(bool) * n);
+
+		/*
+		 * What the caller may read of it: all of it (it reads past row-level
+		 * security, or the evaluation graded the table the caller has just
+		 * read these customers from), nothing (no SELECT on the evaluation's
+		 * table, or that table is gone), or some customers (row-level
+		 * security on another table: asked per customer found below).
+		 */
+		ev_value[0] = Int64GetDatum(earlier[e]);
+		d = custier_value_as(custier_extension_owner(),
+							 "SELECT e.tbl::pg_catalog.oid::pg_catalog.int8 FROM custier.evaluation e"
+							 " WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
+							 1, ev_type, ev_value, NULL, &isnull);
+		ev_tbl = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
+		sight = reads_all ? CUSTIER_SEES_ALL : custier_table_sight(ev_tbl, role);
+		if (sight == CUSTIER_SEES_SOME && ev_tbl == relid)
+			sight = CUSTIER_SEES_ALL;
+		if (sight == CUSTIER_SEES_NONE)
+			continue;
 
 		/* The first and last customers of the batch in the earlier evaluation. */
 		for (i = 0; i < n; i++)
@@ -331,13 +367,6 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 		keytier_destroy(probed);
 		SPI_freetuptable(probed_tt);
 
-		/* Its batches in between, in one range scan, when they are few. */
-		ev_value[0] = Int64GetDatum(earlier[e]);
-		d = custier_value_as(custier_extension_owner(),
-							 "SELECT pg_catalog.ceil(e.customers::pg_catalog.float8 / GREATEST(e.batches, 1))::pg_catalog.int8"
-							 " FROM custier.evaluation e WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
-							 1, ev_type, ev_value, NULL, &isnull);
-		per_batch = isnull ? 0 : (uint64) DatumGetInt64(d);
 		if (lo_batch >= 0 && (uint64) (hi_batch - lo_batch + 1) * per_batch <= (uint64) 4 * n + 1000)
 		{
 			Oid			types[3] = {INT8OID, INT4OID, INT4OID};
@@ -354,6 +383,7 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 									 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 									 " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
 									 3, types, values, NULL, true, 0);
+			MemoryContextSwitchTo(cxt);
 			range_tt = SPI_tuptable;
 			range = hash_rows(range_tt, nrange, 1, 2, 0);
 			for (i = 0; i < n; i++)
@@ -397,6 +427,12 @@ lookback(const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *ti
 			keytier_destroy(rest);
 			SPI_freetuptable(rest_tt);
 		}
+
+		/* Row-level security on another table: only the customers the caller may see there. */
+		if (sight == CUSTIER_SEES_SOME)
+			for (i = 0; i < n; i++)
+				if (!nulls[i * n_earlier + e] && !custier_can_see(ev_tbl, role, TextDatumGetCString(keys[i])))
+					nulls[i * n_earlier + e] = true;
 	}
 }
 
@@ -515,7 +551,7 @@ unpack_batch(SPITupleTable *rows, int n, GradedBatch *b)
  * customer's grade, qualified tier and earlier qualifications.
  */
 static void
-propose_batch(GradedBatch *b, const Rules *rules, const int64 *earlier, int n_earlier)
+propose_batch(GradedBatch *b, Oid relid, const Rules *rules, const int64 *earlier, int n_earlier)
 {
 	int			n = b->n;
 	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
@@ -523,7 +559,7 @@ propose_batch(GradedBatch *b, const Rules *rules, const int64 *earlier, int n_ea
 	int			i;
 
 	if (n_earlier > 0)
-		lookback(earlier, n_earlier, b->keys, n, tiers, tnulls);
+		lookback(relid, earlier, n_earlier, b->keys, n, tiers, tnulls);
 	for (i = 0; i < n; i++)
 		b->proposed[i] = propose(b->current[i], b->current_null[i], b->qualified[i], rules,
 								 tiers + (size_t) i * n_earlier, tnulls + (size_t) i * n_earlier, n_earlier);
@@ -552,6 +588,46 @@ tiers_datum(const Tier *tiers, const bool *nulls, int n)
 /* evaluate() takes the customers in batches of this many, as run_evaluation does. */
 #define EVALUATE_BATCH 10000
 
+/* A read-only cursor over sql, opened with the caller's rights. */
+static Portal
+cursor_as_caller(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	CustierRights r;
+	Portal		volatile portal = NULL;
+
+	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
+	PG_TRY();
+	{
+		portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls, true, 0);
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&r);
+	}
+	PG_END_TRY();
+	if (portal == NULL)
+		elog(ERROR, "custier: evaluating failed (%s)", SPI_result_code_string(SPI_result));
+	return portal;
+}
+
+/* The next count rows of a cursor_as_caller cursor, read with the caller's rights, into SPI_tuptable. */
+static void
+fetch_as_caller(Portal portal, long count)
+{
+	CustierRights r;
+
+	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
+	PG_TRY();
+	{
+		SPI_cursor_fetch(portal, true, count);
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&r);
+	}
+	PG_END_TRY();
+}
+
 Datum
 custier_evaluate(PG_FUNCTION_ARGS)
 {
@@ -563,14 +639,17 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	MemoryContext batch_cxt;
 	SPITupleTable *plan;
 	char	   *query;
-	char	   *resume_query;
 	int64	   *earlier;
 	int			n_earlier;
 	keytier_hash *held;
 	Rules		rules;
 	bool		isnull;
 	Datum		d;
-	text	   *last_key = NULL;
+	Oid			relid;
+	Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
+	Datum		values[4];
+	char		nulls[4] = {'n', 'n', ' ', ' '};
+	Portal		portal;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -584,48 +663,57 @@ custier_evaluate(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* The queries, earlier evaluations, holds and rules, from custier's tables. */
+	/* The query, earlier evaluations, holds and rules, from custier's tables. */
 	custier_exec_as(custier_extension_owner(),
-					"SELECT query, resume_query, earlier, held, upgrade_after, downgrade_after, max_step"
+					"SELECT query, earlier, held, upgrade_after, downgrade_after, max_step"
 					" FROM custier._evaluation_plan($1, $2)",
 					2, plan_types, plan_values, plan_nulls, true, 1);
 	plan = SPI_tuptable;
 	MemoryContextSwitchTo(call_cxt);
 	query = SPI_getvalue(plan->vals[0], plan->tupdesc, 1);
-	resume_query = SPI_getvalue(plan->vals[0], plan->tupdesc, 2);
-	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull);
+	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 2, &isnull);
 	earlier = int8_array(d, isnull, &n_earlier);
-	read_rules(plan, 5, &rules);
+	read_rules(plan, 4, &rules);
 	/* Keys held at as_of (a handful): their grade stays. */
-	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
+	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull);
 	held = held_keys(d, isnull);
+	/* The managed table: its earlier evaluations' customers were read from it. */
+	d = custier_value_as(custier_extension_owner(),
+						 "SELECT m.tbl::pg_catalog.oid::pg_catalog.int8 FROM custier.managed_table m"
+						 " WHERE m.policy OPERATOR(pg_catalog.=) $1",
+						 1, plan_types, plan_values, plan_nulls, &isnull);
+	MemoryContextSwitchTo(call_cxt);
+	relid = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
 	batch_cxt = AllocSetContextCreate(call_cxt, "custier evaluate batch", ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * The customers, graded with the caller's rights: one query over all of
+	 * them, read through a cursor a batch at a time.  (Resuming after the
+	 * last key, as run_evaluation's batches do, would order and filter the
+	 * customers and their metrics rows by the key's operators, which need
+	 * not agree with each other: another collation on the metrics key, a
+	 * unique index with another operator class.)  No limit ($2 NULL), every
+	 * customer explained ($3).
+	 */
+	values[2] = BoolGetDatum(true);
+	values[3] = BoolGetDatum(false);
+	portal = cursor_as_caller(query, 4, types, values, nulls);
 
 	for (;;)
 	{
-		Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
 		SPITupleTable *rows;
 		uint64		n;
 		uint64		i;
 		GradedBatch b;
 
 		MemoryContextReset(batch_cxt);
-		MemoryContextSwitchTo(batch_cxt);
-		values[0] = last_key ? PointerGetDatum(last_key) : (Datum) 0;
-		if (last_key == NULL)
-			nulls[0] = 'n';
-		values[1] = Int64GetDatum(EVALUATE_BATCH);
-		values[2] = BoolGetDatum(true);
-		values[3] = BoolGetDatum(false);
-		/* The customers, graded with the caller's rights. */
-		n = custier_exec_as_caller(last_key ? resume_query : query, 4, types, values, nulls, true, 0);
+		fetch_as_caller(portal, EVALUATE_BATCH);
+		n = SPI_processed;
 		rows = SPI_tuptable;
 		MemoryContextSwitchTo(batch_cxt);
 
 		unpack_batch(rows, (int) n, &b);
-		propose_batch(&b, &rules, earlier, n_earlier);
+		propose_batch(&b, relid, &rules, earlier, n_earlier);
 		for (i = 0; i < n; i++)
 		{
 			Datum		out[6];
@@ -649,13 +737,12 @@ custier_evaluate(PG_FUNCTION_ARGS)
 			out_null[5] = b.explanation_null[i];
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
 		}
+		SPI_freetuptable(rows);
 		if (n < EVALUATE_BATCH)
 			break;
-		MemoryContextSwitchTo(call_cxt);
-		last_key = DatumGetTextPCopy(b.keys[n - 1]);
-		SPI_freetuptable(rows);
 	}
 	MemoryContextSwitchTo(call_cxt);
+	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -766,7 +853,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 
 		/* What the rules propose, looking back on the earlier evaluations. */
 		unpack_batch(rows, (int) n, &b);
-		propose_batch(&b, &rules, earlier, n_earlier);
+		propose_batch(&b, relid, &rules, earlier, n_earlier);
 
 		/*
 		 * Decide per customer: held (a hold is in force at as_of: the grade

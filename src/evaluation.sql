@@ -121,13 +121,28 @@ COMMENT ON FUNCTION @extschema@._operator(text, regtype, regtype) IS 'internal: 
 -- its own.
 CREATE FUNCTION @extschema@._evaluation_query(p_policy text, p_resume boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE s record; key_att record; metrics_type regtype;
+DECLARE s record; key_att record; metrics_att record; key_coll text; metrics_after text;
 BEGIN
     s := custier._evaluation_setup(p_policy);
-    SELECT a.attnum, a.atttypid INTO key_att FROM pg_attribute a
+    SELECT a.attnum, a.atttypid, a.attcollation INTO key_att FROM pg_attribute a
      WHERE a.attrelid = s.tbl AND a.attname = s.key_column AND a.attnum > 0 AND NOT a.attisdropped;
-    SELECT a.atttypid INTO metrics_type FROM pg_attribute a
+    SELECT a.atttypid, a.attcollation INTO metrics_att FROM pg_attribute a
      WHERE a.attrelid = s.metrics_source AND a.attname = s.metrics_key AND a.attnum > 0 AND NOT a.attisdropped;
+    key_coll := CASE WHEN key_att.attcollation <> 0 THEN ' COLLATE ' || key_att.attcollation::regcollation::text ELSE '' END;
+    -- Batches follow the order of the key's unique index (its operator
+    -- class, the key column's collation): the ORDER BY and the resume
+    -- filter of the table use its operators, and the metrics rows are
+    -- filtered by the same order, or not at all where another type with a
+    -- collation could order them otherwise (a slower join, never a lost row).
+    IF metrics_att.atttypid = key_att.atttypid THEN
+        metrics_after := format('AND m.%I %s ($1::%s%s)', s.metrics_key,
+                                custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type, key_coll);
+    ELSIF key_att.attcollation = 0 AND metrics_att.attcollation = 0 THEN
+        metrics_after := format('AND m.%I %s $1::%s', s.metrics_key,
+                                custier._operator('>', metrics_att.atttypid, key_att.atttypid), s.key_type);
+    ELSE
+        metrics_after := '';
+    END IF;
     RETURN format($q$
 SELECT q.customer_key, q.current_tier, q.g AS grade,
        -- Evidence for a change that may need approval.  A customer with no
@@ -145,16 +160,16 @@ FROM (
            custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g
     FROM %4$s t LEFT JOIN %6$s m ON m.%2$I %7$s t.%1$I %8$s
     %9$s
-    ORDER BY t.%1$I
+    ORDER BY t.%1$I USING %10$s
     LIMIT $2
 ) q$q$,
         s.key_column, s.metrics_key, s.tier_column, s.tbl, p_policy, s.metrics_source,
-        custier._operator('=', metrics_type, key_att.atttypid),
+        custier._operator('=', metrics_att.atttypid, key_att.atttypid),
         -- Resuming: both sides start after the key, so each batch reads only its own rows.
-        CASE WHEN p_resume THEN format('AND m.%I %s $1::%s', s.metrics_key,
-                                       custier._operator('>', metrics_type, key_att.atttypid), s.key_type) ELSE '' END,
+        CASE WHEN p_resume THEN metrics_after ELSE '' END,
         CASE WHEN p_resume THEN format('WHERE t.%I %s $1::%s', s.key_column,
-                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END);
+                                       custier._key_op(s.tbl, key_att.attnum, 5::smallint), s.key_type) ELSE '' END,
+        custier._key_op(s.tbl, key_att.attnum, 1::smallint));
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_query(text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._evaluation_query(text, boolean) IS 'internal: the set-based query, run as the caller, that grades a policy''s customers';
@@ -172,18 +187,17 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) IS 'internal: the finished evaluations of a policy before as_of, newest first, as many as its rules look back on';
 
--- What evaluate() needs: the queries of its first and next batches, the
--- earlier evaluations, the keys whose grade is held at as_of
+-- What evaluate() needs: its query (read through a cursor, a batch at a
+-- time), the earlier evaluations, the keys whose grade is held at as_of
 -- (src/simulation.sql) and the rules.
 CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
-    OUT query text, OUT resume_query text, OUT earlier bigint[], OUT held text[],
+    OUT query text, OUT earlier bigint[], OUT held text[],
     OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s record;
 BEGIN
     s := custier._evaluation_setup(p_policy);
     query := custier._evaluation_query(p_policy, false);
-    resume_query := custier._evaluation_query(p_policy, true);
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
     held := custier._held_keys(s.tbl, p_as_of);
     upgrade_after := s.upgrade_after;
@@ -191,7 +205,7 @@ BEGIN
     max_step := s.max_step;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the queries, earlier evaluations, held keys and rules of an evaluation of a policy';
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query, earlier evaluations, held keys and rules of an evaluation of a policy';
 
 CREATE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
 RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
