@@ -21,9 +21,12 @@
 --                      time of the backend, which the load of other jobs on
 --                      the shared machine does not inflate), cycles 1 and 3.
 --                      Goals >= 250k/s and cycle 3 <= 1.2x cycle 1 (on CPU).
---                      Beside it the floor of a run: the grading floor above
+--                      Beside it the floor of a run: the grading floor above,
 --                      plus writing the run's result rows in one INSERT into
---                      a table indexed as evaluation_result is.
+--                      a table indexed as evaluation_result is, plus applying
+--                      its changes (the same UPDATE on an unmanaged copy of
+--                      the table, the same history rows into a table indexed
+--                      as tier_history is), each timed in the same run.
 --   linear             time per customer of the three cycles together, per
 --                      scale, against 1M.  Goal within 20%.
 --   memory             VmHWM of the backend that ran the three cycles (a
@@ -37,9 +40,10 @@ DROP TABLE IF EXISTS bench.evaluation_log;
 CREATE TABLE bench.evaluation_log (
     scenario text, customers bigint, cycle int, floor_ms float8, evaluate_ms float8, run_ms float8, changed bigint,
     vmhwm_mb float8, rss_shmem_mb float8, floor_cpu_ms float8, evaluate_cpu_ms float8, run_cpu_ms float8,
-    write_ms float8, write_cpu_ms float8);
-DROP TABLE IF EXISTS bench.result_copy;
+    write_ms float8, write_cpu_ms float8, apply_ms float8, apply_cpu_ms float8);
+DROP TABLE IF EXISTS bench.result_copy, bench.history_copy;
 CREATE TABLE bench.result_copy (LIKE custier.evaluation_result INCLUDING INDEXES);
+CREATE TABLE bench.history_copy (LIKE custier.tier_history INCLUDING ALL);
 -- CPU time (user + system) this backend has used, in ms: the machine is
 -- shared, so wall times carry other jobs' load; CPU times much less so.
 CREATE OR REPLACE FUNCTION bench.cpu_ms() RETURNS float8
@@ -83,10 +87,11 @@ SELECT scenario, customers, cycle, round(floor_ms) AS floor_ms, round(evaluate_m
        CASE WHEN evaluate_cpu_ms / floor_cpu_ms <= 3 THEN 'met' ELSE 'MISSED' END AS verdict
 FROM bench.evaluation_log WHERE cycle IN (1, 3) ORDER BY scenario DESC, customers, cycle;
 
-\echo 'run_evaluation(): customers per second; cycle 3 looks back on cycles 1 and 2; floor: grading + writing the result rows'
+\echo 'run_evaluation(): customers per second; cycle 3 looks back on cycles 1 and 2; floor: grading + writing the result rows + applying the changes'
 SELECT l.scenario, l.customers, l.cycle, l.changed, round(l.run_ms) AS run_ms, round(l.run_cpu_ms) AS run_cpu_ms,
        round(l.customers / (l.run_ms / 1000)) AS per_s_wall, round(l.customers / (l.run_cpu_ms / 1000)) AS per_s_cpu,
-       round(l.customers / ((l.floor_cpu_ms + l.write_cpu_ms) / 1000)) AS floor_per_s_cpu,
+       round(l.customers / ((l.floor_cpu_ms + l.write_cpu_ms + l.apply_cpu_ms) / 1000)) AS floor_per_s_cpu,
+       round((l.run_cpu_ms / (l.floor_cpu_ms + l.write_cpu_ms + l.apply_cpu_ms))::numeric, 2) AS to_floor,
        '>= 250000' AS goal_rate,
        round((l.run_cpu_ms / c1.run_cpu_ms)::numeric, 2) AS to_cycle_1, '<= 1.2' AS goal_lookback,
        CASE WHEN l.customers / (l.run_cpu_ms / 1000) >= 250000 AND l.run_cpu_ms / c1.run_cpu_ms <= 1.2 THEN 'met' ELSE 'MISSED' END AS verdict

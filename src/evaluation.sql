@@ -23,7 +23,7 @@ CREATE TABLE @extschema@.evaluation_result (
     -- No foreign key: its per-row check would cost more than the row; only
     -- custier's own functions write here.
     evaluation_id  bigint NOT NULL,
-    customer_key   text NOT NULL,
+    customer_key   text COLLATE "C" NOT NULL,
     qualified_tier @extschema@.tier NOT NULL,
     proposed_tier  @extschema@.tier NOT NULL,
     score          numeric,
