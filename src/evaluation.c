@@ -262,25 +262,122 @@ hash_rows(SPITupleTable *tt, uint64 n, int key_col, int tier_col, int batch_col)
 	return h;
 }
 
+/*
+ * Rows (customer_key, qualified_tier[, batch]) of evaluation_result, read as
+ * custier's owner straight into a hash by key: no SPI result in between.
+ * The keys' bytes are copied into the receiver's memory context.
+ */
+typedef struct HashReceiver
+{
+	DestReceiver pub;
+	keytier_hash *hash;
+	MemoryContext cxt;
+	int			natts;			/* 2, or 3 with the batch */
+} HashReceiver;
+
+static bool
+hashrecv_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	HashReceiver *r = (HashReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	text	   *t;
+	KeyBytes	k;
+	KeyTier    *e;
+	bool		found;
+	char	   *copy;
+
+	slot_getsomeattrs(slot, r->natts);
+	if (!slot->tts_isnull[0] && !slot->tts_isnull[1])
+	{
+		t = (text *) PG_DETOAST_DATUM_PACKED(slot->tts_values[0]);
+		k.len = VARSIZE_ANY_EXHDR(t);
+		copy = palloc(Max(k.len, 1));
+		memcpy(copy, VARDATA_ANY(t), k.len);
+		k.ptr = copy;
+		e = keytier_insert(r->hash, k, &found);
+		e->tier = DatumGetTier(slot->tts_values[1]);
+		e->batch = r->natts > 2 && !slot->tts_isnull[2] ? DatumGetInt32(slot->tts_values[2]) : 0;
+	}
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+hashrecv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+hashrecv_shutdown(DestReceiver *self)
+{
+}
+
+static void
+hashrecv_destroy(DestReceiver *self)
+{
+}
+
+/* Runs sql (params $1..$nargs) as custier's owner into a new hash, in the current memory context. */
+static keytier_hash *
+results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int natts, int expected)
+{
+	HashReceiver r;
+	ParamListInfo params = makeParamList(nargs);
+	SPIExecuteOptions options;
+	CustierRights rights;
+	int			i;
+	volatile int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = hashrecv_receive;
+	r.pub.rStartup = hashrecv_startup;
+	r.pub.rShutdown = hashrecv_shutdown;
+	r.pub.rDestroy = hashrecv_destroy;
+	r.pub.mydest = DestNone;
+	r.cxt = CurrentMemoryContext;
+	r.hash = keytier_create(CurrentMemoryContext, Max(expected, 16), NULL);
+	r.natts = natts;
+	params->numParams = nargs;
+	for (i = 0; i < nargs; i++)
+	{
+		params->params[i].ptype = types[i];
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = (DestReceiver *) &r;
+	custier_rights_enter(&rights, CUSTIER_AS_EXTENSION, custier_extension_owner());
+	PG_TRY();
+	{
+		rc = SPI_execute_extended(sql, &options);
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&rights);
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "custier: SPI failed (%s): %s", SPI_result_code_string(rc), sql);
+	MemoryContextSwitchTo(r.cxt);
+	return r.hash;
+}
+
 /* The rows of evaluation_id for keys (text[] of nkeys), by primary key. */
 static keytier_hash *
 lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 {
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
 	Datum		values[2];
-	uint64		n;
-	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = Int64GetDatum(evaluation_id);
 	values[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
-	n = custier_exec_generic(CUSTIER_AS_EXTENSION, custier_extension_owner(),
-							 "SELECT r.customer_key, r.qualified_tier, r.batch FROM custier.evaluation_result r"
+	return results_into_hash("SELECT r.customer_key, r.qualified_tier, r.batch FROM custier.evaluation_result r"
 							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 							 " AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
-							 2, types, values, NULL, true, 0);
-	/* SPI leaves its procedure's context current: back to the caller's (reset per batch). */
-	MemoryContextSwitchTo(cxt);
-	return hash_rows(SPI_tuptable, n, 1, 2, 3);
+							 2, types, values, 3, nkeys);
 }
 
 /*
@@ -306,7 +403,6 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		nulls[i] = true;
 	for (e = 0; e < n_earlier && n > 0; e++)
 	{
-		SPITupleTable *probed_tt;
 		keytier_hash *probed;
 		int			nprobe = 0;
 		int			lo_batch = -1;
@@ -330,11 +426,20 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		 * security on another table: asked per customer found below).
 		 */
 		ev_value[0] = Int64GetDatum(earlier[e]);
-		d = custier_value_as(custier_extension_owner(),
-							 "SELECT e.tbl::pg_catalog.oid::pg_catalog.int8 FROM custier.evaluation e"
-							 " WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
-							 1, ev_type, ev_value, NULL, &isnull);
-		ev_tbl = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
+		ev_tbl = InvalidOid;
+		if (custier_exec_as(custier_extension_owner(),
+							"SELECT e.tbl::pg_catalog.oid::pg_catalog.int8,"
+							" pg_catalog.ceil(e.customers::pg_catalog.float8 / GREATEST(e.batches, 1))::pg_catalog.int8"
+							" FROM custier.evaluation e WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
+							1, ev_type, ev_value, NULL, true, 1) == 1)
+		{
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			ev_tbl = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			per_batch = isnull ? 0 : (uint64) DatumGetInt64(d);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(cxt);
 		sight = reads_all ? CUSTIER_SEES_ALL : custier_table_sight(ev_tbl, role);
 		if (sight == CUSTIER_SEES_SOME && ev_tbl == relid)
 			sight = CUSTIER_SEES_ALL;
@@ -346,7 +451,6 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 			if (i < LOOKBACK_PROBES || i >= n - LOOKBACK_PROBES)
 				todo[nprobe++] = keys[i];
 		probed = lookup_keys(earlier[e], todo, nprobe);
-		probed_tt = SPI_tuptable;
 		for (i = 0; i < n; i++)
 		{
 			KeyTier    *kt;
@@ -365,27 +469,20 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 				hi_batch = kt->batch;
 		}
 		keytier_destroy(probed);
-		SPI_freetuptable(probed_tt);
 
 		if (lo_batch >= 0 && (uint64) (hi_batch - lo_batch + 1) * per_batch <= (uint64) 4 * n + 1000)
 		{
 			Oid			types[3] = {INT8OID, INT4OID, INT4OID};
 			Datum		values[3];
-			uint64		nrange;
-			SPITupleTable *range_tt;
 			keytier_hash *range;
 
 			values[0] = Int64GetDatum(earlier[e]);
 			values[1] = Int32GetDatum(lo_batch);
 			values[2] = Int32GetDatum(hi_batch);
-			nrange = custier_exec_as(custier_extension_owner(),
-									 "SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
-									 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
-									 " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
-									 3, types, values, NULL, true, 0);
-			MemoryContextSwitchTo(cxt);
-			range_tt = SPI_tuptable;
-			range = hash_rows(range_tt, nrange, 1, 2, 0);
+			range = results_into_hash("SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
+									  " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
+									  " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
+									  3, types, values, 2, (int) Min((uint64) (hi_batch - lo_batch + 1) * Max(per_batch, 1), (uint64) 4 * n + 1000));
 			for (i = 0; i < n; i++)
 			{
 				KeyTier    *kt;
@@ -400,7 +497,6 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 				resolved[i] = true;
 			}
 			keytier_destroy(range);
-			SPI_freetuptable(range_tt);
 		}
 
 		/* The rest, by key. */
@@ -410,7 +506,6 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		if (ntodo > 0)
 		{
 			keytier_hash *rest = lookup_keys(earlier[e], todo, ntodo);
-			SPITupleTable *rest_tt = SPI_tuptable;
 
 			for (i = 0; i < n; i++)
 			{
@@ -425,7 +520,6 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 				nulls[i * n_earlier + e] = false;
 			}
 			keytier_destroy(rest);
-			SPI_freetuptable(rest_tt);
 		}
 
 		/* Row-level security on another table: only the customers the caller may see there. */
