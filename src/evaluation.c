@@ -641,22 +641,69 @@ unpack_batch(SPITupleTable *rows, int n, GradedBatch *b)
 }
 
 /*
+ * Whether the rules look back for this customer: only a move to another
+ * grade that needs a streak (upgrade_after or downgrade_after above 1)
+ * reads the earlier evaluations; keeping the grade, or a first grading,
+ * does not.  In a policy in use most customers keep their grade, so most
+ * of a batch needs no look-back at all.
+ */
+static bool
+needs_lookback(Tier current, bool current_null, Tier qualified, const Rules *rules)
+{
+	bool		upgrade;
+
+	if (current_null || qualified == current)
+		return false;
+	upgrade = tier_compare(qualified, current) > 0;
+	if (upgrade)
+		return !rules->upgrade_after_null && rules->upgrade_after > 1;
+	return !rules->downgrade_after_null && rules->downgrade_after > 1;
+}
+
+/*
  * What the rules propose for a graded batch: b->proposed[i], from each
- * customer's grade, qualified tier and earlier qualifications.
+ * customer's grade, qualified tier and earlier qualifications (looked up
+ * for the customers whose move needs a streak).
  */
 static void
 propose_batch(GradedBatch *b, Oid relid, const Rules *rules, const int64 *earlier, int n_earlier)
 {
 	int			n = b->n;
-	Tier	   *tiers = palloc(sizeof(Tier) * Max(n * n_earlier, 1));
-	bool	   *tnulls = palloc(sizeof(bool) * Max(n * n_earlier, 1));
+	int		   *which = palloc(sizeof(int) * Max(n, 1));
+	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+	int			m = 0;
+	Tier	   *tiers;
+	bool	   *tnulls;
+	Tier	   *none_tiers = palloc0(sizeof(Tier) * Max(n_earlier, 1));
+	bool	   *none_nulls = palloc(sizeof(bool) * Max(n_earlier, 1));
 	int			i;
+	int			j = 0;
 
-	if (n_earlier > 0)
-		lookback(relid, earlier, n_earlier, b->keys, n, tiers, tnulls);
+	memset(none_nulls, true, sizeof(bool) * Max(n_earlier, 1));
 	for (i = 0; i < n; i++)
-		b->proposed[i] = propose(b->current[i], b->current_null[i], b->qualified[i], rules,
-								 tiers + (size_t) i * n_earlier, tnulls + (size_t) i * n_earlier, n_earlier);
+		if (n_earlier > 0 && needs_lookback(b->current[i], b->current_null[i], b->qualified[i], rules))
+		{
+			which[m] = i;
+			keys[m] = b->keys[i];
+			m++;
+		}
+	tiers = palloc(sizeof(Tier) * Max(m * n_earlier, 1));
+	tnulls = palloc(sizeof(bool) * Max(m * n_earlier, 1));
+	if (m > 0)
+		lookback(relid, earlier, n_earlier, keys, m, tiers, tnulls);
+	for (i = 0; i < n; i++)
+	{
+		const Tier *t = none_tiers;
+		const bool *tn = none_nulls;
+
+		if (j < m && which[j] == i)
+		{
+			t = tiers + (size_t) j * n_earlier;
+			tn = tnulls + (size_t) j * n_earlier;
+			j++;
+		}
+		b->proposed[i] = propose(b->current[i], b->current_null[i], b->qualified[i], rules, t, tn, n_earlier);
+	}
 }
 
 /* n tiers (nulls: NULL ones, or none) as a tier[] datum. */
