@@ -358,10 +358,16 @@ custier_value_metrics_finalfn(PG_FUNCTION_ARGS)
 	values[1] = NumericGetDatum(monetary);
 	if (s && s->purchases > 0)
 	{
+		Numeric		avg = NULL;
+
 		values[2] = TimestampTzGetDatum(s->first_purchase);
 		values[3] = TimestampTzGetDatum(s->last_purchase);
-		values[4] = DirectFunctionCall2(numeric_div, NumericGetDatum(monetary),
-										NumericGetDatum(int64_to_numeric(s->purchases)));
+		/* numeric_div's result, computed on the integer when monetary is one */
+		if (vm_spill(s) == NULL && s->specials == 0)
+			avg = custier_scaled_div_int64(s->sum, s->scale, s->purchases);
+		values[4] = avg ? NumericGetDatum(avg)
+			: DirectFunctionCall2(numeric_div, NumericGetDatum(monetary),
+								  NumericGetDatum(int64_to_numeric(s->purchases)));
 	}
 	else
 		nulls[2] = nulls[3] = nulls[4] = true;

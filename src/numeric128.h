@@ -80,8 +80,23 @@ typedef struct MoneySum
 	uint8		specials;		/* MONEY_* seen */
 } MoneySum;
 
+/* A numeric about to be written by custier_scaled_write. */
+typedef struct ScaledNumeric
+{
+	int16		lsd[ACC_DIGITS / DEC_DIGITS + 4];	/* NBASE digits, least significant first */
+	int			nd;				/* lsd[first .. nd - 1] are written */
+	int			first;
+	int			weight;
+	int			scale;
+	bool		negative;
+	bool		is_short;
+} ScaledNumeric;
+
 extern void custier_acc_init(void);
+extern Size custier_scaled_prepare(acc_int value, int scale, ScaledNumeric *sn);
+extern void custier_scaled_write(const ScaledNumeric *sn, char *dst);
 extern Numeric custier_scaled_to_numeric(acc_int value, int scale);
+extern Numeric custier_scaled_div_int64(acc_int value, int scale, int64 n);
 extern Numeric custier_numeric_special(uint16 header);
 extern bool custier_numeric_finite_valid(Numeric n);
 extern void custier_money_add(MoneySum *ms, const NumericView *nv, Datum amount, MemoryContext cxt);
