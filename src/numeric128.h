@@ -120,10 +120,16 @@ view_digit(const NumericView *nv, int i)
 static inline void
 numeric_view(Datum datum, NumericView *nv)
 {
-	struct varlena *v = PG_DETOAST_DATUM_PACKED(datum);
-	const char *p = VARDATA_ANY(v);
-	int			len = VARSIZE_ANY_EXHDR(v);
+	struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+	const char *p;
+	int			len;
 	uint16		h;
+
+	/* pg_detoast_datum_packed, inline: stored numerics need no call */
+	if (unlikely(VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(v)))
+		v = PG_DETOAST_DATUM_PACKED(datum);
+	p = VARDATA_ANY(v);
+	len = VARSIZE_ANY_EXHDR(v);
 
 	memcpy(&h, p, sizeof(uint16));
 	if ((h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL)
