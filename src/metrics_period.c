@@ -71,11 +71,6 @@ typedef struct PeriodWide
 	uint8		has_spill;		/* its spill follows the array, in bucket order */
 } PeriodWide;
 
-#define SLOT_SCALE_BITS 5
-#define SLOT_SCALE_MASK ((1 << SLOT_SCALE_BITS) - 1)
-#define SMALL_SCALE_MAX 18
-#define SMALL_MAX ((acc_int) (PG_INT64_MAX >> SLOT_SCALE_BITS))
-#define SMALL_MIN ((acc_int) (PG_INT64_MIN >> SLOT_SCALE_BITS))
 
 static inline int64 *
 period_slots(PeriodState *s)
@@ -320,22 +315,6 @@ period_bucket(FunctionCallInfo fcinfo, PeriodCache *cache, int kind, TimestampTz
 		n -= half;
 	}
 	return b - (bounds + 1);
-}
-
-/* *slot (small form) += v × 10^-vscale; false, changing nothing, when it does not fit. */
-static inline bool
-small_add(int64 *slot, acc_int v, int vscale)
-{
-	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
-	acc_int		cur = *slot >> SLOT_SCALE_BITS;
-	int			s = Max(cscale, vscale);
-
-	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - cscale))
-		return false;
-	if (acc_add_overflow(&cur, v) || cur > SMALL_MAX || cur < SMALL_MIN)
-		return false;
-	*slot = (int64) cur * (1 << SLOT_SCALE_BITS) + s;
-	return true;
 }
 
 /* The amounts of a period_amounts state as working MoneySums (current context). */

@@ -317,4 +317,31 @@ acc_try_add(acc_int *sum, int32 *scale, const NumericView *nv)
 	return true;
 }
 
+/*
+ * The small form of a sum, one int64: the sum × 10^scale in the upper 59
+ * bits and its display scale (≤ 18) in the low 5 (period_amounts' slots,
+ * value_metrics' compact state).
+ */
+#define SLOT_SCALE_BITS 5
+#define SLOT_SCALE_MASK ((1 << SLOT_SCALE_BITS) - 1)
+#define SMALL_SCALE_MAX 18
+#define SMALL_MAX ((acc_int) (PG_INT64_MAX >> SLOT_SCALE_BITS))
+#define SMALL_MIN ((acc_int) (PG_INT64_MIN >> SLOT_SCALE_BITS))
+
+/* *slot (small form) += v × 10^-vscale; false, changing nothing, when it does not fit. */
+static inline bool
+small_add(int64 *slot, acc_int v, int vscale)
+{
+	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
+	acc_int		cur = *slot >> SLOT_SCALE_BITS;
+	int			s = Max(cscale, vscale);
+
+	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - cscale))
+		return false;
+	if (acc_add_overflow(&cur, v) || cur > SMALL_MAX || cur < SMALL_MIN)
+		return false;
+	*slot = (int64) cur * (1 << SLOT_SCALE_BITS) + s;
+	return true;
+}
+
 #endif							/* CUSTIER_NUMERIC128_H */
