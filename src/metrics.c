@@ -315,12 +315,9 @@ custier_value_metrics_transfn(PG_FUNCTION_ARGS)
 	if (likely(vm_compact(state)))
 	{
 		VMCompact  *c = (VMCompact *) state;
-		acc_int		v;
 
-		if (likely(!nv.special && nv.dscale <= SMALL_SCALE_MAX &&
-				   !(purchase && c->purchases == PG_INT32_MAX) &&
-				   numeric_view_scaled(&nv, nv.dscale, &v) &&
-				   small_add(&c->sum, v, nv.dscale)))
+		if (likely(!nv.special && !(purchase && c->purchases == PG_INT32_MAX) &&
+				   small_add_view(&c->sum, &nv)))
 		{
 			if (purchase)
 			{

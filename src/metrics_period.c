@@ -448,11 +448,7 @@ period_transfn_common(FunctionCallInfo fcinfo, int kind)
 	}
 	else if (likely((cache->args_const && !cache->any_wide) || !s->wide))
 	{
-		acc_int		v;
-
-		if (likely(!nv.special && nv.dscale <= SMALL_SCALE_MAX &&
-				   numeric_view_scaled(&nv, nv.dscale, &v) &&
-				   small_add(&period_slots(s)[k], v, nv.dscale)))
+		if (likely(!nv.special && small_add_view(&period_slots(s)[k], &nv)))
 			PG_RETURN_POINTER(s);
 		s = period_add_slow(s, k, &nv, PG_GETARG_DATUM(2));
 		cache->any_wide = true;

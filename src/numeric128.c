@@ -53,24 +53,43 @@ custier_scaled_prepare(acc_int value, int scale, ScaledNumeric *sn)
 	int			r = scale % DEC_DIGITS;
 	int			first;
 
+	static const int pow10_small[] = {1, 10, 100, 1000};
+
 	frac = scale / DEC_DIGITS;
 	if (r > 0)
-	{
-		/* the last r decimal digits head the lowest NBASE digit */
-		static const int pow10_small[] = {1, 10, 100, 1000};
-
-		sn->lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
-		mag /= pow10_small[r];
 		frac++;
-	}
-	while (mag > PG_UINT64_MAX)
+	if (mag <= PG_UINT64_MAX)
 	{
-		sn->lsd[nd++] = (int16) (mag % NBASE);
-		mag /= NBASE;
-	}
-	{
+		/* the usual case, in 64-bit arithmetic */
 		uint64		m64 = (uint64) mag;
 
+		if (r > 0)
+		{
+			/* the last r decimal digits head the lowest NBASE digit */
+			sn->lsd[nd++] = (int16) ((m64 % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+			m64 /= pow10_small[r];
+		}
+		while (m64 != 0)
+		{
+			sn->lsd[nd++] = (int16) (m64 % NBASE);
+			m64 /= NBASE;
+		}
+	}
+	else
+	{
+		uint64		m64;
+
+		if (r > 0)
+		{
+			sn->lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+			mag /= pow10_small[r];
+		}
+		while (mag > PG_UINT64_MAX)
+		{
+			sn->lsd[nd++] = (int16) (mag % NBASE);
+			mag /= NBASE;
+		}
+		m64 = (uint64) mag;
 		while (m64 != 0)
 		{
 			sn->lsd[nd++] = (int16) (m64 % NBASE);

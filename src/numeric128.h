@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "common/int.h"
 #include "utils/numeric.h"
 
 /* The numeric on-disk format (numeric.c keeps these macros private). */
@@ -342,6 +343,57 @@ small_add(int64 *slot, acc_int v, int vscale)
 		return false;
 	*slot = (int64) cur * (1 << SLOT_SCALE_BITS) + s;
 	return true;
+}
+
+/*
+ * *slot (small form) += the finite numeric nv; false, changing nothing, when
+ * it does not fit.  The usual amount — at most 16 digits, no more decimals
+ * than the slot has — is added in 64-bit arithmetic; the rest through
+ * numeric_view_scaled and small_add.
+ */
+static inline bool
+small_add_view(int64 *slot, const NumericView *nv)
+{
+	static const int64 pow10_64[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+		100000000, 1000000000, INT64CONST(10000000000), INT64CONST(100000000000),
+		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
+	int			nd = nv->ndigits;
+	acc_int		wide;
+
+	if (likely(nv->dscale <= cscale && nd <= 4))
+	{
+		int64		v = 0;
+		int64		r;
+		int			exp10 = (nv->weight - nd + 1) * DEC_DIGITS + cscale;
+
+		for (int i = 0; i < nd; i++)
+			v = v * NBASE + view_digit(nv, i);
+		switch (exp10)
+		{
+			case -3: if (v % 1000 != 0) goto general; v /= 1000; break;
+			case -2: if (v % 100 != 0) goto general; v /= 100; break;
+			case -1: if (v % 10 != 0) goto general; v /= 10; break;
+			case 0: break;
+			default:
+				if (exp10 < 0 || exp10 > 18 || v > PG_INT64_MAX / pow10_64[exp10])
+					goto general;
+				v *= pow10_64[exp10];
+				break;
+		}
+		if (nv->negative)
+			v = -v;
+		if (pg_add_s64_overflow(*slot >> SLOT_SCALE_BITS, v, &r) ||
+			r > (int64) SMALL_MAX || r < (int64) SMALL_MIN)
+			return false;
+		*slot = r * (1 << SLOT_SCALE_BITS) + cscale;
+		return true;
+	}
+general:
+	return nv->dscale <= SMALL_SCALE_MAX && numeric_view_scaled(nv, nv->dscale, &wide) &&
+		small_add(slot, wide, nv->dscale);
 }
 
 #endif							/* CUSTIER_NUMERIC128_H */
