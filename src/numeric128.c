@@ -52,9 +52,17 @@ custier_scaled_prepare(acc_int value, int scale, ScaledNumeric *sn)
 	int			frac;			/* NBASE digits after the decimal point */
 	int			r = scale % DEC_DIGITS;
 	int			first;
-
 	static const int pow10_small[] = {1, 10, 100, 1000};
 
+	if (value == 0)
+	{
+		/* no digits, weight 0, positive: most of period_amounts' periods */
+		sn->nd = sn->first = sn->weight = 0;
+		sn->negative = false;
+		sn->scale = scale;
+		sn->is_short = scale <= NUMERIC_SHORT_DSCALE_MAX;
+		return VARHDRSZ + sizeof(uint16) + (sn->is_short ? 0 : sizeof(int16));
+	}
 	frac = scale / DEC_DIGITS;
 	if (r > 0)
 		frac++;

@@ -363,6 +363,9 @@ small_add_view(int64 *slot, const NumericView *nv)
 	int			nd = nv->ndigits;
 	acc_int		wide;
 
+	/* a zero sum takes the amount's scale as it is (a slot's first amount) */
+	if (nv->dscale > cscale && (*slot >> SLOT_SCALE_BITS) == 0 && nv->dscale <= SMALL_SCALE_MAX)
+		cscale = nv->dscale;
 	if (likely(nv->dscale <= cscale && nd <= 4))
 	{
 		int64		v = 0;
