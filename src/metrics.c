@@ -14,9 +14,10 @@
  * plain (never short-headed or toasted), and a transition or combine
  * function called by an aggregate (AggCheckCallContext) changes the state in
  * place and returns the same pointer, which nodeAgg keeps as it is: no copy
- * per row.  Only when a state must grow (the first row of a group, or an
- * amount that needs the numeric spill, or period_amounts switching to wide
- * sums) does the function build a new datum in the per-row context and
+ * per row.  Only when a state must grow (the first row of a group,
+ * value_metrics leaving its 32-byte compact form, an amount that needs the
+ * numeric spill, or period_amounts switching to wide sums) does the
+ * function build a new datum in the per-row context and
  * return it; nodeAgg then copies it into the aggregate context and frees the
  * old one (ExecAggTransReparent).  Called outside an aggregate the functions
  * work on a copy.
