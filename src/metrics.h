@@ -8,15 +8,18 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "nodes/nodes.h"
 #include "datatype/timestamp.h"
 #include "utils/numeric.h"
 
 #include "numeric128.h"
 
+/* AggCheckCallContext(fcinfo, NULL) != 0, without a call per row. */
 static inline bool
 in_aggregate(FunctionCallInfo fcinfo)
 {
-	return AggCheckCallContext(fcinfo, NULL) != 0;
+	return fcinfo->context != NULL &&
+		(IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState));
 }
 
 /*

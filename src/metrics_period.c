@@ -9,6 +9,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/primnodes.h"
 #include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -70,11 +71,6 @@ typedef struct PeriodWide
 	uint8		has_spill;		/* its spill follows the array, in bucket order */
 } PeriodWide;
 
-#define SLOT_SCALE_BITS 5
-#define SLOT_SCALE_MASK ((1 << SLOT_SCALE_BITS) - 1)
-#define SMALL_SCALE_MAX 18
-#define SMALL_MAX ((acc_int) (PG_INT64_MAX >> SLOT_SCALE_BITS))
-#define SMALL_MIN ((acc_int) (PG_INT64_MIN >> SLOT_SCALE_BITS))
 
 static inline int64 *
 period_slots(PeriodState *s)
@@ -184,8 +180,51 @@ typedef struct PeriodCache
 	PeriodBounds *last;
 	int			n;
 	int			victim;
+	bool		args_const;		/* see period_cache */
+	bool		any_wide;		/* a state of this call site went wide */
 	PeriodBounds *sets[PERIOD_CACHE_SIZE];
 } PeriodCache;
+
+/*
+ * The call site's cache, made on its first call.  When the call is an
+ * aggregate's transition (AggGetAggref) whose as_of, period and periods are
+ * constants, every state the function sees was made by this call site from
+ * those very constants (a transition's state starts NULL and is only ever
+ * what the function returned): the per-row checks that the state has them
+ * can go, so a row outside every period does not touch its group's state at
+ * all, and while no state of the call site went wide (any_wide) a row in a
+ * period touches only its slot.  Otherwise (columns or expressions, window
+ * aggregates, direct calls) every row checks its state as before.
+ */
+static pg_noinline PeriodCache *
+period_cache_init(FunctionCallInfo fcinfo)
+{
+	PeriodCache *cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PeriodCache));
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+
+	if (aggref != NULL && list_length(aggref->args) == 5 && aggref->aggorder == NIL &&
+		aggref->aggdistinct == NIL)
+	{
+		cache->args_const = true;
+		for (int i = 2; i < 5; i++)
+		{
+			TargetEntry *te = list_nth_node(TargetEntry, aggref->args, i);
+
+			if (!IsA(te->expr, Const))
+				cache->args_const = false;
+		}
+	}
+	fcinfo->flinfo->fn_extra = cache;
+	return cache;
+}
+
+static inline PeriodCache *
+period_cache(FunctionCallInfo fcinfo)
+{
+	PeriodCache *cache = (PeriodCache *) fcinfo->flinfo->fn_extra;
+
+	return likely(cache != NULL) ? cache : period_cache_init(fcinfo);
+}
 
 static pg_noinline void
 period_compute_bounds(PeriodBounds *pb, int kind)
@@ -210,25 +249,26 @@ period_compute_bounds(PeriodBounds *pb, int kind)
 	pb->tz = session_timezone;
 }
 
-static pg_noinline PeriodBounds *
-period_bounds_lookup(FunctionCallInfo fcinfo, const PeriodState *s)
+static inline bool
+bounds_match(const PeriodBounds *pb, TimestampTz as_of, const Interval *period, int32 periods)
 {
-	PeriodCache *cache = (PeriodCache *) fcinfo->flinfo->fn_extra;
+	return pb->as_of == as_of && interval_identical(&pb->period, period) && pb->periods == periods;
+}
+
+static pg_noinline PeriodBounds *
+period_bounds_lookup(FunctionCallInfo fcinfo, PeriodCache *cache,
+					 TimestampTz as_of, const Interval *period, int32 periods)
+{
 	PeriodBounds *pb;
 
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PeriodCache));
-		fcinfo->flinfo->fn_extra = cache;
-	}
 	for (int i = 0; i < cache->n; i++)
-		if (period_match(s, cache->sets[i]->as_of, &cache->sets[i]->period, cache->sets[i]->periods))
+		if (bounds_match(cache->sets[i], as_of, period, periods))
 			return cache->last = cache->sets[i];
 	pb = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-							offsetof(PeriodBounds, bounds) + (s->periods + 1) * sizeof(TimestampTz));
-	pb->as_of = s->as_of;
-	pb->period = s->period;
-	pb->periods = s->periods;
+							offsetof(PeriodBounds, bounds) + (periods + 1) * sizeof(TimestampTz));
+	pb->as_of = as_of;
+	pb->period = *period;
+	pb->periods = periods;
 	pb->tz = NULL;
 	if (cache->n < PERIOD_CACHE_SIZE)
 		cache->sets[cache->n++] = pb;
@@ -242,23 +282,22 @@ period_bounds_lookup(FunctionCallInfo fcinfo, const PeriodState *s)
 	return cache->last = pb;
 }
 
-/* 0-based bucket of `at`, or -1 when it is in no period. */
+/* 0-based bucket of `at` for these (checked) arguments, or -1 when it is in no period. */
 static inline int
-period_bucket(FunctionCallInfo fcinfo, const PeriodState *s, TimestampTz at)
+period_bucket(FunctionCallInfo fcinfo, PeriodCache *cache, int kind, TimestampTz as_of,
+			  const Interval *period, int32 periods, TimestampTz at)
 {
-	PeriodCache *cache = (PeriodCache *) fcinfo->flinfo->fn_extra;
 	PeriodBounds *pb;
 	const TimestampTz *bounds;
 	const TimestampTz *b;
-	int			n = s->periods;
+	int			n = periods;
 
-	if (likely(cache != NULL && cache->last != NULL &&
-			   period_match(s, cache->last->as_of, &cache->last->period, cache->last->periods)))
+	if (likely(cache->last != NULL && bounds_match(cache->last, as_of, period, periods)))
 		pb = cache->last;
 	else
-		pb = period_bounds_lookup(fcinfo, s);
+		pb = period_bounds_lookup(fcinfo, cache, as_of, period, periods);
 	if (unlikely(pb->tz != session_timezone))
-		period_compute_bounds(pb, s->kind);
+		period_compute_bounds(pb, kind);
 	bounds = pb->bounds;
 	if (at > bounds[0] || at <= bounds[n])
 		return -1;
@@ -276,22 +315,6 @@ period_bucket(FunctionCallInfo fcinfo, const PeriodState *s, TimestampTz at)
 		n -= half;
 	}
 	return b - (bounds + 1);
-}
-
-/* *slot (small form) += v × 10^-vscale; false, changing nothing, when it does not fit. */
-static inline bool
-small_add(int64 *slot, acc_int v, int vscale)
-{
-	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
-	acc_int		cur = *slot >> SLOT_SCALE_BITS;
-	int			s = Max(cscale, vscale);
-
-	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - cscale))
-		return false;
-	if (acc_add_overflow(&cur, v) || cur > SMALL_MAX || cur < SMALL_MIN)
-		return false;
-	*slot = (int64) cur * (1 << SLOT_SCALE_BITS) + s;
-	return true;
 }
 
 /* The amounts of a period_amounts state as working MoneySums (current context). */
@@ -374,6 +397,7 @@ period_add_slow(PeriodState *s, int k, const NumericView *nv, Datum amount)
 static inline Datum
 period_transfn_common(FunctionCallInfo fcinfo, int kind)
 {
+	PeriodCache *cache;
 	PeriodState *s;
 	TimestampTz at;
 	TimestampTz as_of;
@@ -389,6 +413,7 @@ period_transfn_common(FunctionCallInfo fcinfo, int kind)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
+	cache = period_cache(fcinfo);
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	as_of = PG_GETARG_TIMESTAMPTZ(3);
 	period = PG_GETARG_INTERVAL_P(4);
@@ -397,6 +422,11 @@ period_transfn_common(FunctionCallInfo fcinfo, int kind)
 	{
 		period_check_args(kind, period, periods);
 		s = period_new(kind, as_of, period, periods);
+	}
+	else if (likely(cache->args_const))
+	{
+		/* made by this call site from these constants (period_cache): not read here */
+		s = (PeriodState *) PG_GETARG_POINTER(0);
 	}
 	else
 	{
@@ -407,23 +437,21 @@ period_transfn_common(FunctionCallInfo fcinfo, int kind)
 			elog(ERROR, "%s: state of the wrong kind", period_fname(kind));
 	}
 
-	numeric_view(PG_GETARG_DATUM(2), &nv);
-	if (kind == PERIOD_COUNTS && !numeric_view_positive(&nv))
-		PG_RETURN_POINTER(s);
-	k = period_bucket(fcinfo, s, at);
+	k = period_bucket(fcinfo, cache, kind, as_of, period, periods, at);
 	if (k < 0)
 		PG_RETURN_POINTER(s);
+	numeric_view(PG_GETARG_DATUM(2), &nv);
 	if (kind == PERIOD_COUNTS)
-		period_slots(s)[k]++;
-	else if (likely(!s->wide))
 	{
-		acc_int		v;
-
-		if (likely(!nv.special && nv.dscale <= SMALL_SCALE_MAX &&
-				   numeric_view_scaled(&nv, nv.dscale, &v) &&
-				   small_add(&period_slots(s)[k], v, nv.dscale)))
+		if (numeric_view_positive(&nv))
+			period_slots(s)[k]++;
+	}
+	else if (likely((cache->args_const && !cache->any_wide) || !s->wide))
+	{
+		if (likely(!nv.special && small_add_view(&period_slots(s)[k], &nv)))
 			PG_RETURN_POINTER(s);
 		s = period_add_slow(s, k, &nv, PG_GETARG_DATUM(2));
+		cache->any_wide = true;
 	}
 	else
 	{
@@ -492,6 +520,45 @@ custier_period_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(period_with_money(a, ma));
 }
 
+/*
+ * The numeric[] of a small-form state, written in one piece: what
+ * construct_array makes of custier_scaled_to_numeric's numerics (elements
+ * with 4-byte headers, int-aligned, zero padding), without a numeric
+ * allocated per period.
+ */
+static ArrayType *
+period_small_array(PeriodState *s)
+{
+	int			n = s->periods;
+	ScaledNumeric *sn = palloc(sizeof(ScaledNumeric) * n);
+	Size		nbytes = ARR_OVERHEAD_NONULLS(1);
+	ArrayType  *a;
+	char	   *p;
+
+	for (int k = 0; k < n; k++)
+	{
+		int64		slot = period_slots(s)[k];
+
+		nbytes += INTALIGN(custier_scaled_prepare(slot >> SLOT_SCALE_BITS,
+												  (int) (slot & SLOT_SCALE_MASK), &sn[k]));
+	}
+	a = (ArrayType *) palloc0(nbytes);
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = NUMERICOID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	p = (char *) a + ARR_OVERHEAD_NONULLS(1);	/* ARR_DATA_PTR without nulls */
+	for (int k = 0; k < n; k++)
+	{
+		custier_scaled_write(&sn[k], p);
+		p += INTALIGN(VARSIZE(p));
+	}
+	Assert(p == (char *) a + nbytes);
+	return a;
+}
+
 /* NULL over no rows: the length of the result is an argument we never saw. */
 Datum
 custier_period_amounts_finalfn(PG_FUNCTION_ARGS)
@@ -505,6 +572,8 @@ custier_period_amounts_finalfn(PG_FUNCTION_ARGS)
 	s = (PeriodState *) PG_GETARG_POINTER(0);
 	if (s->kind != PERIOD_AMOUNTS)
 		elog(ERROR, "period_amounts: state of the wrong kind");
+	if (!s->wide)
+		PG_RETURN_ARRAYTYPE_P(period_small_array(s));
 	ms = period_money(s);
 	elems = palloc(s->periods * sizeof(Datum));
 	for (int k = 0; k < s->periods; k++)

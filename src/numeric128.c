@@ -37,94 +37,211 @@ custier_numeric_special(uint16 header)
 	return n;
 }
 
-/* value × 10^-scale as a numeric of display scale `scale`, in canonical form. */
-Numeric
-custier_scaled_to_numeric(acc_int value, int scale)
+/*
+ * value × 10^-scale as a numeric of display scale `scale`, in canonical form
+ * (no leading or trailing zero digits, the short header when it fits), in
+ * two steps so that a caller can place the numeric where it wants it: an
+ * array's elements are written straight into the array.
+ */
+Size
+custier_scaled_prepare(acc_int value, int scale, ScaledNumeric *sn)
 {
 	bool		negative = value < 0;
 	acc_uint	mag = negative ? -(acc_uint) value : (acc_uint) value;
-	int16		lsd[ACC_DIGITS / DEC_DIGITS + 4];	/* least significant first */
 	int			nd = 0;
 	int			frac;			/* NBASE digits after the decimal point */
 	int			r = scale % DEC_DIGITS;
-	int			weight;
 	int			first;
-	int			ndigits;
-	bool		is_short;
-	Size		size;
-	Numeric		result;
-	char	   *p;
-	uint16		header;
+	static const int pow10_small[] = {1, 10, 100, 1000};
 
+	if (value == 0)
+	{
+		/* no digits, weight 0, positive: most of period_amounts' periods */
+		sn->nd = sn->first = sn->weight = 0;
+		sn->negative = false;
+		sn->scale = scale;
+		sn->is_short = scale <= NUMERIC_SHORT_DSCALE_MAX;
+		return VARHDRSZ + sizeof(uint16) + (sn->is_short ? 0 : sizeof(int16));
+	}
 	frac = scale / DEC_DIGITS;
 	if (r > 0)
-	{
-		/* the last r decimal digits head the lowest NBASE digit */
-		static const int pow10_small[] = {1, 10, 100, 1000};
-
-		lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
-		mag /= pow10_small[r];
 		frac++;
-	}
-	while (mag > PG_UINT64_MAX)
+	if (mag <= PG_UINT64_MAX)
 	{
-		lsd[nd++] = (int16) (mag % NBASE);
-		mag /= NBASE;
-	}
-	{
+		/* the usual case, in 64-bit arithmetic */
 		uint64		m64 = (uint64) mag;
 
+		if (r > 0)
+		{
+			/* the last r decimal digits head the lowest NBASE digit */
+			sn->lsd[nd++] = (int16) ((m64 % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+			m64 /= pow10_small[r];
+		}
 		while (m64 != 0)
 		{
-			lsd[nd++] = (int16) (m64 % NBASE);
+			sn->lsd[nd++] = (int16) (m64 % NBASE);
+			m64 /= NBASE;
+		}
+	}
+	else
+	{
+		uint64		m64;
+
+		if (r > 0)
+		{
+			sn->lsd[nd++] = (int16) ((mag % pow10_small[r]) * pow10_small[DEC_DIGITS - r]);
+			mag /= pow10_small[r];
+		}
+		while (mag > PG_UINT64_MAX)
+		{
+			sn->lsd[nd++] = (int16) (mag % NBASE);
+			mag /= NBASE;
+		}
+		m64 = (uint64) mag;
+		while (m64 != 0)
+		{
+			sn->lsd[nd++] = (int16) (m64 % NBASE);
 			m64 /= NBASE;
 		}
 	}
 	/* strip leading (top of lsd) and trailing (bottom) zero digits */
-	while (nd > 0 && lsd[nd - 1] == 0)
+	while (nd > 0 && sn->lsd[nd - 1] == 0)
 		nd--;
-	weight = nd - 1 - frac;
+	sn->weight = nd - 1 - frac;
 	first = 0;
-	while (first < nd && lsd[first] == 0)
+	while (first < nd && sn->lsd[first] == 0)
 		first++;
-	ndigits = nd - first;
-	if (ndigits == 0)
+	if (nd - first == 0)
 	{
-		weight = 0;
+		sn->weight = 0;
 		negative = false;
 	}
+	sn->nd = nd;
+	sn->first = first;
+	sn->negative = negative;
+	sn->scale = scale;
+	sn->is_short = scale <= NUMERIC_SHORT_DSCALE_MAX &&
+		sn->weight <= NUMERIC_SHORT_WEIGHT_MAX && sn->weight >= NUMERIC_SHORT_WEIGHT_MIN;
+	return VARHDRSZ + sizeof(uint16) + (sn->is_short ? 0 : sizeof(int16)) + (nd - first) * sizeof(int16);
+}
 
-	is_short = scale <= NUMERIC_SHORT_DSCALE_MAX &&
-		weight <= NUMERIC_SHORT_WEIGHT_MAX && weight >= NUMERIC_SHORT_WEIGHT_MIN;
-	size = VARHDRSZ + sizeof(uint16) + (is_short ? 0 : sizeof(int16)) + ndigits * sizeof(int16);
-	result = palloc(size);
-	SET_VARSIZE(result, size);
-	p = (char *) result + VARHDRSZ;
-	if (is_short)
+/* Writes the numeric custier_scaled_prepare described (its size bytes) at dst. */
+void
+custier_scaled_write(const ScaledNumeric *sn, char *dst)
+{
+	char	   *p = dst + VARHDRSZ;
+	uint16		header;
+
+	SET_VARSIZE(dst, VARHDRSZ + sizeof(uint16) + (sn->is_short ? 0 : sizeof(int16)) +
+				(sn->nd - sn->first) * sizeof(int16));
+	if (sn->is_short)
 	{
 		header = NUMERIC_SHORT |
-			(negative ? NUMERIC_SHORT_SIGN_MASK : 0) |
-			(scale << NUMERIC_SHORT_DSCALE_SHIFT) |
-			(weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
-			(weight & NUMERIC_SHORT_WEIGHT_MASK);
+			(sn->negative ? NUMERIC_SHORT_SIGN_MASK : 0) |
+			(sn->scale << NUMERIC_SHORT_DSCALE_SHIFT) |
+			(sn->weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
+			(sn->weight & NUMERIC_SHORT_WEIGHT_MASK);
 		memcpy(p, &header, sizeof(uint16));
 		p += sizeof(uint16);
 	}
 	else
 	{
-		int16		w = (int16) weight;
+		int16		w = (int16) sn->weight;
 
-		header = (negative ? NUMERIC_NEG : NUMERIC_POS) | (scale & NUMERIC_DSCALE_MASK);
+		header = (sn->negative ? NUMERIC_NEG : NUMERIC_POS) | (sn->scale & NUMERIC_DSCALE_MASK);
 		memcpy(p, &header, sizeof(uint16));
 		memcpy(p + sizeof(uint16), &w, sizeof(int16));
 		p += 2 * sizeof(uint16);
 	}
-	for (int i = nd - 1; i >= first; i--)
+	for (int i = sn->nd - 1; i >= sn->first; i--)
 	{
-		memcpy(p, &lsd[i], sizeof(int16));
+		memcpy(p, &sn->lsd[i], sizeof(int16));
 		p += sizeof(int16);
 	}
+}
+
+/* value × 10^-scale as a numeric of display scale `scale`, in canonical form. */
+Numeric
+custier_scaled_to_numeric(acc_int value, int scale)
+{
+	ScaledNumeric sn;
+	Numeric		result = palloc(custier_scaled_prepare(value, scale, &sn));
+
+	custier_scaled_write(&sn, (char *) result);
 	return result;
+}
+
+/* Decimal digits of v > 0. */
+static int
+acc_decimal_digits(acc_uint v)
+{
+	int			d = 1;
+
+	while (d <= ACC_DIGITS && v >= (acc_uint) custier_acc_pow10[d])
+		d++;
+	return d;
+}
+
+/* floor(a / b) for b > 0 */
+static inline int
+floor_div(int a, int b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/*
+ * (value × 10^-scale) / n for n > 0, exactly as numeric_div divides the
+ * numeric custier_scaled_to_numeric(value, scale) by the numeric n: the same
+ * result scale (select_div_scale: at least 16 significant digits, at least
+ * the dividend's display scale), rounded half away from zero, in canonical
+ * form.  NULL when the scaled dividend does not fit the integer (the caller
+ * then calls numeric_div).
+ */
+Numeric
+custier_scaled_div_int64(acc_int value, int scale, int64 n)
+{
+	acc_uint	mag = value < 0 ? -(acc_uint) value : (acc_uint) value;
+	int			weight1 = 0;
+	int			first1 = 0;
+	int			weight2;
+	int			first2;
+	int			qweight;
+	int			rscale;
+	acc_int		q;
+	acc_int		rem;
+
+	Assert(n > 0);
+	if (scale > ACC_DIGITS)
+		return NULL;
+	custier_acc_init();
+	if (mag != 0)
+	{
+		/* the weight and value of the first NBASE digit, as numeric holds it */
+		int			e = floor_div(acc_decimal_digits(mag) - 1 - scale, DEC_DIGITS);
+		int			shift = scale + e * DEC_DIGITS;	/* first digit = mag / 10^shift */
+
+		weight1 = e;
+		if (shift >= 0)
+			first1 = (int) (mag / (acc_uint) custier_acc_pow10[shift]);
+		else
+			first1 = (int) (mag * (acc_uint) custier_acc_pow10[-shift]);
+	}
+	weight2 = (acc_decimal_digits((acc_uint) n) - 1) / DEC_DIGITS;
+	first2 = (int) (n / (int64) custier_acc_pow10[weight2 * DEC_DIGITS]);
+	qweight = weight1 - weight2;
+	if (first1 <= first2)
+		qweight--;
+	rscale = 16 - qweight * DEC_DIGITS;		/* NUMERIC_MIN_SIG_DIGITS */
+	rscale = Max(rscale, scale);
+	rscale = Max(rscale, 0);
+	q = (acc_int) mag;
+	if (!acc_rescale(&q, rscale - scale))
+		return NULL;
+	rem = q % n;
+	q /= n;
+	if (rem >= n - rem)
+		q++;					/* half away from zero (on the magnitude) */
+	return custier_scaled_to_numeric(value < 0 ? -q : q, rscale);
 }
 
 /*

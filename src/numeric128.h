@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "common/int.h"
 #include "utils/numeric.h"
 
 /* The numeric on-disk format (numeric.c keeps these macros private). */
@@ -80,8 +81,23 @@ typedef struct MoneySum
 	uint8		specials;		/* MONEY_* seen */
 } MoneySum;
 
+/* A numeric about to be written by custier_scaled_write. */
+typedef struct ScaledNumeric
+{
+	int16		lsd[ACC_DIGITS / DEC_DIGITS + 4];	/* NBASE digits, least significant first */
+	int			nd;				/* lsd[first .. nd - 1] are written */
+	int			first;
+	int			weight;
+	int			scale;
+	bool		negative;
+	bool		is_short;
+} ScaledNumeric;
+
 extern void custier_acc_init(void);
+extern Size custier_scaled_prepare(acc_int value, int scale, ScaledNumeric *sn);
+extern void custier_scaled_write(const ScaledNumeric *sn, char *dst);
 extern Numeric custier_scaled_to_numeric(acc_int value, int scale);
+extern Numeric custier_scaled_div_int64(acc_int value, int scale, int64 n);
 extern Numeric custier_numeric_special(uint16 header);
 extern bool custier_numeric_finite_valid(Numeric n);
 extern void custier_money_add(MoneySum *ms, const NumericView *nv, Datum amount, MemoryContext cxt);
@@ -105,10 +121,16 @@ view_digit(const NumericView *nv, int i)
 static inline void
 numeric_view(Datum datum, NumericView *nv)
 {
-	struct varlena *v = PG_DETOAST_DATUM_PACKED(datum);
-	const char *p = VARDATA_ANY(v);
-	int			len = VARSIZE_ANY_EXHDR(v);
+	struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+	const char *p;
+	int			len;
 	uint16		h;
+
+	/* pg_detoast_datum_packed, inline: stored numerics need no call */
+	if (unlikely(VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(v)))
+		v = PG_DETOAST_DATUM_PACKED(datum);
+	p = VARDATA_ANY(v);
+	len = VARSIZE_ANY_EXHDR(v);
 
 	memcpy(&h, p, sizeof(uint16));
 	if ((h & NUMERIC_SIGN_MASK) == NUMERIC_SPECIAL)
@@ -294,6 +316,87 @@ acc_try_add(acc_int *sum, int32 *scale, const NumericView *nv)
 	*sum = cur;
 	*scale = s;
 	return true;
+}
+
+/*
+ * The small form of a sum, one int64: the sum × 10^scale in the upper 59
+ * bits and its display scale (≤ 18) in the low 5 (period_amounts' slots,
+ * value_metrics' compact state).
+ */
+#define SLOT_SCALE_BITS 5
+#define SLOT_SCALE_MASK ((1 << SLOT_SCALE_BITS) - 1)
+#define SMALL_SCALE_MAX 18
+#define SMALL_MAX ((acc_int) (PG_INT64_MAX >> SLOT_SCALE_BITS))
+#define SMALL_MIN ((acc_int) (PG_INT64_MIN >> SLOT_SCALE_BITS))
+
+/* *slot (small form) += v × 10^-vscale; false, changing nothing, when it does not fit. */
+static inline bool
+small_add(int64 *slot, acc_int v, int vscale)
+{
+	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
+	acc_int		cur = *slot >> SLOT_SCALE_BITS;
+	int			s = Max(cscale, vscale);
+
+	if (s > SMALL_SCALE_MAX || !acc_rescale(&v, s - vscale) || !acc_rescale(&cur, s - cscale))
+		return false;
+	if (acc_add_overflow(&cur, v) || cur > SMALL_MAX || cur < SMALL_MIN)
+		return false;
+	*slot = (int64) cur * (1 << SLOT_SCALE_BITS) + s;
+	return true;
+}
+
+/*
+ * *slot (small form) += the finite numeric nv; false, changing nothing, when
+ * it does not fit.  The usual amount — at most 16 digits, no more decimals
+ * than the slot has — is added in 64-bit arithmetic; the rest through
+ * numeric_view_scaled and small_add.
+ */
+static inline bool
+small_add_view(int64 *slot, const NumericView *nv)
+{
+	static const int64 pow10_64[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+		100000000, 1000000000, INT64CONST(10000000000), INT64CONST(100000000000),
+		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+	int			cscale = (int) (*slot & SLOT_SCALE_MASK);
+	int			nd = nv->ndigits;
+	acc_int		wide;
+
+	/* a zero sum takes the amount's scale as it is (a slot's first amount) */
+	if (nv->dscale > cscale && (*slot >> SLOT_SCALE_BITS) == 0 && nv->dscale <= SMALL_SCALE_MAX)
+		cscale = nv->dscale;
+	if (likely(nv->dscale <= cscale && nd <= 4))
+	{
+		int64		v = 0;
+		int64		r;
+		int			exp10 = (nv->weight - nd + 1) * DEC_DIGITS + cscale;
+
+		for (int i = 0; i < nd; i++)
+			v = v * NBASE + view_digit(nv, i);
+		switch (exp10)
+		{
+			case -3: if (v % 1000 != 0) goto general; v /= 1000; break;
+			case -2: if (v % 100 != 0) goto general; v /= 100; break;
+			case -1: if (v % 10 != 0) goto general; v /= 10; break;
+			case 0: break;
+			default:
+				if (exp10 < 0 || exp10 > 18 || v > PG_INT64_MAX / pow10_64[exp10])
+					goto general;
+				v *= pow10_64[exp10];
+				break;
+		}
+		if (nv->negative)
+			v = -v;
+		if (pg_add_s64_overflow(*slot >> SLOT_SCALE_BITS, v, &r) ||
+			r > (int64) SMALL_MAX || r < (int64) SMALL_MIN)
+			return false;
+		*slot = r * (1 << SLOT_SCALE_BITS) + cscale;
+		return true;
+	}
+general:
+	return nv->dscale <= SMALL_SCALE_MAX && numeric_view_scaled(nv, nv->dscale, &wide) &&
+		small_add(slot, wide, nv->dscale);
 }
 
 #endif							/* CUSTIER_NUMERIC128_H */
