@@ -729,46 +729,6 @@ tiers_datum(const Tier *tiers, const bool *nulls, int n)
 /* evaluate() takes the customers in batches of this many, as run_evaluation does. */
 #define EVALUATE_BATCH 10000
 
-/* A read-only cursor over sql, opened with the caller's rights. */
-static Portal
-cursor_as_caller(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
-{
-	CustierRights r;
-	Portal		volatile portal = NULL;
-
-	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
-	PG_TRY();
-	{
-		portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls, true, 0);
-	}
-	PG_FINALLY();
-	{
-		custier_rights_exit(&r);
-	}
-	PG_END_TRY();
-	if (portal == NULL)
-		elog(ERROR, "custier: evaluating failed (%s)", SPI_result_code_string(SPI_result));
-	return portal;
-}
-
-/* The next count rows of a cursor_as_caller cursor, read with the caller's rights, into SPI_tuptable. */
-static void
-fetch_as_caller(Portal portal, long count)
-{
-	CustierRights r;
-
-	custier_rights_enter(&r, CUSTIER_AS_CALLER, InvalidOid);
-	PG_TRY();
-	{
-		SPI_cursor_fetch(portal, true, count);
-	}
-	PG_FINALLY();
-	{
-		custier_rights_exit(&r);
-	}
-	PG_END_TRY();
-}
-
 Datum
 custier_evaluate(PG_FUNCTION_ARGS)
 {
@@ -790,7 +750,8 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	Oid			types[4] = {TEXTOID, INT8OID, BOOLOID, BOOLOID};
 	Datum		values[4];
 	char		nulls[4] = {'n', 'n', ' ', ' '};
-	Portal		portal;
+	char	   *resume_query;
+	text	   *last_key = NULL;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -806,17 +767,18 @@ custier_evaluate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	/* The query, earlier evaluations, holds and rules, from custier's tables. */
 	custier_exec_as(custier_extension_owner(),
-					"SELECT query, earlier, held, upgrade_after, downgrade_after, max_step"
+					"SELECT query, resume_query, earlier, held, upgrade_after, downgrade_after, max_step"
 					" FROM custier._evaluation_plan($1, $2)",
 					2, plan_types, plan_values, plan_nulls, true, 1);
 	plan = SPI_tuptable;
 	MemoryContextSwitchTo(call_cxt);
 	query = SPI_getvalue(plan->vals[0], plan->tupdesc, 1);
-	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 2, &isnull);
-	earlier = int8_array(d, isnull, &n_earlier);
-	read_rules(plan, 4, &rules);
-	/* Keys held at as_of (a handful): their grade stays. */
+	resume_query = SPI_getvalue(plan->vals[0], plan->tupdesc, 2);
 	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 3, &isnull);
+	earlier = int8_array(d, isnull, &n_earlier);
+	read_rules(plan, 5, &rules);
+	/* Keys held at as_of (a handful): their grade stays. */
+	d = SPI_getbinval(plan->vals[0], plan->tupdesc, 4, &isnull);
 	held = held_keys(d, isnull);
 	/* The managed table: its earlier evaluations' customers were read from it. */
 	d = custier_value_as(custier_extension_owner(),
@@ -828,18 +790,16 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	batch_cxt = AllocSetContextCreate(call_cxt, "custier evaluate batch", ALLOCSET_DEFAULT_SIZES);
 
 	/*
-	 * The customers, graded with the caller's rights: one query over all of
-	 * them, read through a cursor a batch at a time.  (Resuming after the
-	 * last key, as run_evaluation's batches do, would order and filter the
-	 * customers and their metrics rows by the key's operators, which need
-	 * not agree with each other: another collation on the metrics key, a
-	 * unique index with another operator class.)  No limit ($2 NULL), every
-	 * customer explained ($3).
+	 * The customers, graded with the caller's rights, a batch at a time as
+	 * run_evaluation takes them (each batch resumes after the last key, in
+	 * the order of the key's unique index): a batch's plan reads only its
+	 * own rows, so memory stays that of one batch however many customers
+	 * there are.  Every customer explained ($3).
 	 */
+	values[1] = Int64GetDatum(EVALUATE_BATCH);
 	values[2] = BoolGetDatum(true);
 	values[3] = BoolGetDatum(false);
-	portal = cursor_as_caller(query, 4, types, values, nulls);
-
+	nulls[1] = ' ';
 	for (;;)
 	{
 		SPITupleTable *rows;
@@ -848,8 +808,10 @@ custier_evaluate(PG_FUNCTION_ARGS)
 		GradedBatch b;
 
 		MemoryContextReset(batch_cxt);
-		fetch_as_caller(portal, EVALUATE_BATCH);
-		n = SPI_processed;
+		MemoryContextSwitchTo(batch_cxt);
+		values[0] = last_key ? PointerGetDatum(last_key) : (Datum) 0;
+		nulls[0] = last_key ? ' ' : 'n';
+		n = custier_exec_as_caller(last_key ? resume_query : query, 4, types, values, nulls, true, 0);
 		rows = SPI_tuptable;
 		MemoryContextSwitchTo(batch_cxt);
 
@@ -878,12 +840,15 @@ custier_evaluate(PG_FUNCTION_ARGS)
 			out_null[5] = b.explanation_null[i];
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_null);
 		}
-		SPI_freetuptable(rows);
 		if (n < EVALUATE_BATCH)
 			break;
+		MemoryContextSwitchTo(call_cxt);
+		if (last_key)
+			pfree(last_key);
+		last_key = DatumGetTextPCopy(b.keys[n - 1]);
+		SPI_freetuptable(rows);
 	}
 	MemoryContextSwitchTo(call_cxt);
-	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -187,17 +187,18 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._earlier_evaluations(text, timestamptz) IS 'internal: the finished evaluations of a policy before as_of, newest first, as many as its rules look back on';
 
--- What evaluate() needs: its query (read through a cursor, a batch at a
--- time), the earlier evaluations, the keys whose grade is held at as_of
+-- What evaluate() needs: the queries of its first and next batches, the
+-- earlier evaluations, the keys whose grade is held at as_of
 -- (src/simulation.sql) and the rules.
 CREATE FUNCTION @extschema@._evaluation_plan(p_policy text, p_as_of timestamptz,
-    OUT query text, OUT earlier bigint[], OUT held text[],
+    OUT query text, OUT resume_query text, OUT earlier bigint[], OUT held text[],
     OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s record;
 BEGIN
     s := custier._evaluation_setup(p_policy);
     query := custier._evaluation_query(p_policy, false);
+    resume_query := custier._evaluation_query(p_policy, true);
     earlier := custier._earlier_evaluations(p_policy, p_as_of);
     held := custier._held_keys(s.tbl, p_as_of);
     upgrade_after := s.upgrade_after;
@@ -205,7 +206,7 @@ BEGIN
     max_step := s.max_step;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the query, earlier evaluations, held keys and rules of an evaluation of a policy';
+COMMENT ON FUNCTION @extschema@._evaluation_plan(text, timestamptz) IS 'internal: the queries, earlier evaluations, held keys and rules of an evaluation of a policy';
 
 CREATE FUNCTION @extschema@.evaluate(policy text, as_of timestamptz DEFAULT now())
 RETURNS TABLE (customer_key text, current_tier @extschema@.tier, qualified_tier @extschema@.tier,
