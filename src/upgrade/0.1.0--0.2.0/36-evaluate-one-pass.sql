@@ -51,9 +51,7 @@ FROM (
     -- One custier._grade call grades the customer once: tier, score and,
     -- when every customer is explained ($3), the explanation.  ORDER BY and
     -- LIMIT keep this subquery apart, so the call is not repeated per column.
-    SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics,
-           -- The whole metrics row only where evidence is asked for ($4): a row built per customer costs.
-           CASE WHEN $4 THEN m END AS metrics,
+    SELECT t.%1$I::pg_catalog.text AS customer_key, t.%3$I AS current_tier, (m.%2$I IS NOT NULL) AS has_metrics, m AS metrics,
            custier._grade(%5$L, m, m.%2$I IS NOT NULL, $3) AS g
     FROM %4$s t LEFT JOIN %6$s m ON m.%2$I %7$s t.%1$I %8$s
     %9$s
