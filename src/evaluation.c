@@ -352,7 +352,18 @@ results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int nat
 	custier_rights_enter(&rights, CUSTIER_AS_EXTENSION, custier_extension_owner());
 	PG_TRY();
 	{
-		rc = SPI_execute_extended(sql, &options);
+		/*
+		 * A generic plan: planned for any values, the lookups are index
+		 * probes whatever the statistics of evaluation_result say at the
+		 * moment (a custom plan for a batch's keys, with statistics from
+		 * before the earlier evaluations were written, scanned every row of
+		 * an earlier evaluation per batch).
+		 */
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "custier: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		rc = SPI_execute_plan_extended(plan, &options);
 	}
 	PG_FINALLY();
 	{
