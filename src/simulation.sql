@@ -262,24 +262,9 @@ CREATE TRIGGER state_machine_hold BEFORE INSERT OR UPDATE ON @extschema@.adjustm
     FOR EACH ROW EXECUTE FUNCTION @extschema@._adjustment_hold_guard();
 ALTER TABLE @extschema@.adjustment ENABLE ALWAYS TRIGGER state_machine_hold;
 
--- What evaluate() and run_evaluation() add for holds: wraps an evaluation
--- query (src/evaluation.sql) so that a customer whose grade is held at
--- as_of keeps its grade as proposed_tier (its qualified tier is still
--- recorded, and counts in later streaks) and says so in column `held`.
--- held_param names the query's parameter ('$8') holding the keys held, from
--- custier._held_keys(): an array, so the query's order and plan stay as
--- they are (a handful of holds is a hashed constant, no join).
-CREATE FUNCTION @extschema@._evaluation_holds(query text, held_param text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format($q$
-SELECT w.customer_key, w.current_tier, w.qualified_tier,
-       CASE WHEN w.held THEN coalesce(w.current_tier, w.proposed_tier) ELSE w.proposed_tier END AS proposed_tier,
-       w.score, w.explanation, w.held
-FROM (SELECT v.*, (v.customer_key COLLATE "C") OPERATOR(pg_catalog.=) ANY (%s::text[]) AS held FROM (%s) v) w$q$,
-        held_param, query)
-$$;
-COMMENT ON FUNCTION @extschema@._evaluation_holds(text, text) IS
-    'internal: wraps an evaluation query so that customers with a hold in force keep their grade (column held)';
+-- Holds in evaluations: custier._held_keys() below gives the keys held at
+-- as_of; evaluate() and run_evaluation() keep those customers' grades
+-- (src/evaluation.c).
 
 CREATE FUNCTION @extschema@._held_keys(tbl regclass, at timestamptz) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$

@@ -34,20 +34,20 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace AND p.prosecdef
        AND p.proname IN ('copy_policy', 'simulate', '_simulation_query', '_policy_parts', '_holds', '_held_keys',
-                         '_evaluation_holds', '_same_grade_allowed', '_adjustment_hold_guard')
+                         '_same_grade_allowed', '_adjustment_hold_guard')
 $$, 'no simulation or hold function is SECURITY DEFINER');
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'custier'::regnamespace
        AND p.proname IN ('copy_policy', 'simulate', '_simulation_query', '_policy_parts', '_holds', '_held_keys',
-                         '_evaluation_holds', '_same_grade_allowed', '_adjustment_hold_guard')
+                         '_same_grade_allowed', '_adjustment_hold_guard')
        AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
 $$, 'every simulation and hold function pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT count(*)::int FROM pg_proc p
             WHERE p.pronamespace = 'custier'::regnamespace
               AND p.proname IN ('copy_policy', 'simulate', '_simulation_query', '_holds', '_held_keys',
-                                '_evaluation_holds', '_same_grade_allowed', '_adjustment_hold_guard', '_policy_parts')),
-          9, 'the functions checked above exist');
+                                '_same_grade_allowed', '_adjustment_hold_guard', '_policy_parts')),
+          8, 'the functions checked above exist');
 SELECT ok(NOT has_function_privilege('public', 'custier.copy_policy(text, text)', 'EXECUTE'),
           'PUBLIC cannot execute copy_policy (it writes)');
 SELECT ok(NOT has_function_privilege('public', 'custier._same_grade_allowed(custier.adjustment)', 'EXECUTE')
