@@ -179,20 +179,22 @@ custier_proposed_tier(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------------
  * Look-back: what the customers of a batch qualified for in the earlier
- * evaluations, one pass per earlier evaluation.  An evaluation took its
- * customers in batches in the key column's order, so the customers of a
- * batch now lie in a short range of its batches: the range is found from
- * the first and last customers of the batch, read with one scan of
- * evaluation_result's (evaluation_id, batch) index and hashed by key.
- * Customers not found there (new customers, or an earlier evaluation that
- * took the keys in another order, e.g. before the key column's type
- * changed) are then looked up together by primary key: the result never
- * depends on that order, only the speed does.  Read as custier's owner:
- * custier's own table, pg_catalog's text equality, no user code; only the
- * batch's customers, which the caller has just read, are looked up.  What
- * is found counts only where the caller may read it in evaluation_result
- * (its row-level security policy: reading follows the earlier evaluation's
- * table, src/rights.c), as when the look-back ran as the caller: an earlier
+ * evaluations, one pass per earlier evaluation, read straight into a hash
+ * by key.  Few customers of a batch need it (only a move that needs a
+ * streak does): they are looked up together by primary key.  When many do,
+ * one range of the primary key is read instead, from the least to the
+ * greatest of their keys byte for byte (customer_key is COLLATE "C"): the
+ * customers of a batch came in the order of the key's unique index, which
+ * for the usual keys (integers, codes, C-collated text) is a short range of
+ * that order too.  The read stops at a bound proportional to the batch;
+ * customers it did not reach (new ones, or keys whose order is unlike
+ * bytes') are then looked up by key: the result never depends on the
+ * order, only the speed does.  Read as custier's owner: custier's own
+ * table, pg_catalog's operators, no user code; only the batch's customers,
+ * which the caller has just read, are looked up.  What is found counts
+ * only where the caller may read it in evaluation_result (its row-level
+ * security policy: reading follows the earlier evaluation's table,
+ * src/rights.c), as when the look-back ran as the caller: an earlier
  * evaluation of another table, or of a dropped one, tells a caller that
  * cannot read that table nothing.
  * ---------------------------------------------------------------------
@@ -209,7 +211,6 @@ typedef struct KeyTier
 	uint32		hash;
 	char		status;
 	Tier		tier;
-	int32		batch;
 } KeyTier;
 
 #define SH_PREFIX keytier
@@ -225,9 +226,6 @@ typedef struct KeyTier
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* How many customers from each end of a batch find its range of batches. */
-#define LOOKBACK_PROBES 8
-
 static KeyBytes
 datum_key(Datum d)
 {
@@ -239,9 +237,9 @@ datum_key(Datum d)
 	return k;
 }
 
-/* Hashes column key_col (text), with tier_col (and batch_col, 0: none), of an SPI result. */
+/* Hashes column key_col (text), with tier_col, of an SPI result. */
 static keytier_hash *
-hash_rows(SPITupleTable *tt, uint64 n, int key_col, int tier_col, int batch_col)
+hash_rows(SPITupleTable *tt, uint64 n, int key_col, int tier_col)
 {
 	keytier_hash *h = keytier_create(CurrentMemoryContext, Max(n, 16), NULL);
 	uint64		i;
@@ -257,13 +255,12 @@ hash_rows(SPITupleTable *tt, uint64 n, int key_col, int tier_col, int batch_col)
 			continue;
 		e = keytier_insert(h, datum_key(d), &found);
 		e->tier = DatumGetTier(SPI_getbinval(tt->vals[i], tt->tupdesc, tier_col, &isnull));
-		e->batch = batch_col > 0 ? DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, batch_col, &isnull)) : 0;
 	}
 	return h;
 }
 
 /*
- * Rows (customer_key, qualified_tier[, batch]) of evaluation_result, read as
+ * Rows (customer_key, qualified_tier) of evaluation_result, read as
  * custier's owner straight into a hash by key: no SPI result in between.
  * The keys' bytes are copied into the receiver's memory context.
  */
@@ -272,7 +269,6 @@ typedef struct HashReceiver
 	DestReceiver pub;
 	keytier_hash *hash;
 	MemoryContext cxt;
-	int			natts;			/* 2, or 3 with the batch */
 } HashReceiver;
 
 static bool
@@ -286,7 +282,7 @@ hashrecv_receive(TupleTableSlot *slot, DestReceiver *self)
 	bool		found;
 	char	   *copy;
 
-	slot_getsomeattrs(slot, r->natts);
+	slot_getsomeattrs(slot, 2);
 	if (!slot->tts_isnull[0] && !slot->tts_isnull[1])
 	{
 		t = (text *) PG_DETOAST_DATUM_PACKED(slot->tts_values[0]);
@@ -296,7 +292,6 @@ hashrecv_receive(TupleTableSlot *slot, DestReceiver *self)
 		k.ptr = copy;
 		e = keytier_insert(r->hash, k, &found);
 		e->tier = DatumGetTier(slot->tts_values[1]);
-		e->batch = r->natts > 2 && !slot->tts_isnull[2] ? DatumGetInt32(slot->tts_values[2]) : 0;
 	}
 	MemoryContextSwitchTo(old);
 	return true;
@@ -319,7 +314,7 @@ hashrecv_destroy(DestReceiver *self)
 
 /* Runs sql (params $1..$nargs) as custier's owner into a new hash, in the current memory context. */
 static keytier_hash *
-results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int natts, int expected)
+results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 {
 	HashReceiver r;
 	ParamListInfo params = makeParamList(nargs);
@@ -336,7 +331,6 @@ results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int nat
 	r.pub.mydest = DestNone;
 	r.cxt = CurrentMemoryContext;
 	r.hash = keytier_create(CurrentMemoryContext, Max(expected, 16), NULL);
-	r.natts = natts;
 	params->numParams = nargs;
 	for (i = 0; i < nargs; i++)
 	{
@@ -385,49 +379,87 @@ lookup_keys(int64 evaluation_id, Datum *keys, int nkeys)
 
 	values[0] = Int64GetDatum(evaluation_id);
 	values[1] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
-	return results_into_hash("SELECT r.customer_key, r.qualified_tier, r.batch FROM custier.evaluation_result r"
+	return results_into_hash("SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
 							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
 							 " AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
-							 2, types, values, 3, nkeys);
+							 2, types, values, nkeys);
+}
+
+/* Byte order with the shorter first on a tie: COLLATE "C"'s order of text. */
+static int
+key_bytes_cmp(KeyBytes a, KeyBytes b)
+{
+	int			c = memcmp(a.ptr, b.ptr, Min(a.len, b.len));
+
+	return c != 0 ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+/* The rows of evaluation_id from key lo to key hi in the primary key's order, at most limit of them. */
+static keytier_hash *
+read_key_range(int64 evaluation_id, Datum lo, Datum hi, int64 limit)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(evaluation_id);
+	values[1] = lo;
+	values[2] = hi;
+	values[3] = Int64GetDatum(limit);
+	return results_into_hash("SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
+							 " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
+							 " AND r.customer_key OPERATOR(pg_catalog.>=) ($2 COLLATE pg_catalog.\"C\")"
+							 " AND r.customer_key OPERATOR(pg_catalog.<=) ($3 COLLATE pg_catalog.\"C\")"
+							 " ORDER BY r.customer_key LIMIT $4",
+							 4, types, values, (int) limit);
 }
 
 /*
- * For the n customers whose keys (text) are keys[0..n), in the key column's
- * order: tiers[i * n_earlier + e] is what customer i qualified for in
- * earlier[e] (nulls[...] when it was not evaluated then).  Works in the
- * current memory context, which the caller resets.
+ * For the n customers whose keys (text) are keys[0..n), of a batch of
+ * batch_n customers: tiers[i * n_earlier + e] is what customer i qualified
+ * for in earlier[e] (nulls[...] when it was not evaluated then).  Works in
+ * the current memory context, which the caller resets.
  */
 static void
-lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int n, Tier *tiers, bool *nulls)
+lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int n, int batch_n,
+		 Tier *tiers, bool *nulls)
 {
 	Oid			role = custier_actor();
 	Oid			results_relid = get_relname_relid("evaluation_result", get_namespace_oid("custier", false));
 	/* Superusers, BYPASSRLS roles and custier's owner read every row of evaluation_result. */
 	bool		reads_all = check_enable_rls(results_relid, role, true) != RLS_ENABLED;
 	MemoryContext cxt = CurrentMemoryContext;
-	bool	   *resolved = palloc(sizeof(bool) * Max(n, 1));
 	Datum	   *todo = palloc(sizeof(Datum) * Max(n, 1));
+	/*
+	 * A row read in a range costs about a quarter of a key looked up, so a
+	 * range pays when a quarter of the batch or more needs looking back; it
+	 * reads at most twice the batch.
+	 */
+	bool		by_range = n >= 64 && (int64) n * 4 >= batch_n;
+	int64		range_limit = (int64) batch_n * 2 + 1000;
+	int			lo = 0;
+	int			hi = 0;
 	int			e;
 	int			i;
 
 	for (i = 0; i < n * n_earlier; i++)
 		nulls[i] = true;
+	for (i = 1; by_range && i < n; i++)
+	{
+		if (key_bytes_cmp(datum_key(keys[i]), datum_key(keys[lo])) < 0)
+			lo = i;
+		if (key_bytes_cmp(datum_key(keys[i]), datum_key(keys[hi])) > 0)
+			hi = i;
+	}
 	for (e = 0; e < n_earlier && n > 0; e++)
 	{
-		keytier_hash *probed;
-		int			nprobe = 0;
-		int			lo_batch = -1;
-		int			hi_batch = -1;
-		int			ntodo = 0;
-		uint64		per_batch = 0;
 		bool		isnull;
 		Datum		ev_value[1];
 		Oid			ev_type[1] = {INT8OID};
 		Datum		d;
 		Oid			ev_tbl;
 		CustierSight sight;
-
-		memset(resolved, 0, sizeof(bool) * n);
+		keytier_hash *found = NULL;
+		int			ntodo = 0;
 
 		/*
 		 * What the caller may read of it: all of it (it reads past row-level
@@ -439,15 +471,12 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		ev_value[0] = Int64GetDatum(earlier[e]);
 		ev_tbl = InvalidOid;
 		if (custier_exec_as(custier_extension_owner(),
-							"SELECT e.tbl::pg_catalog.oid::pg_catalog.int8,"
-							" pg_catalog.ceil(e.customers::pg_catalog.float8 / GREATEST(e.batches, 1))::pg_catalog.int8"
+							"SELECT e.tbl::pg_catalog.oid::pg_catalog.int8"
 							" FROM custier.evaluation e WHERE e.evaluation_id OPERATOR(pg_catalog.=) $1",
 							1, ev_type, ev_value, NULL, true, 1) == 1)
 		{
 			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 			ev_tbl = isnull ? InvalidOid : (Oid) DatumGetInt64(d);
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-			per_batch = isnull ? 0 : (uint64) DatumGetInt64(d);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextSwitchTo(cxt);
@@ -457,63 +486,28 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		if (sight == CUSTIER_SEES_NONE)
 			continue;
 
-		/* The first and last customers of the batch in the earlier evaluation. */
-		for (i = 0; i < n; i++)
-			if (i < LOOKBACK_PROBES || i >= n - LOOKBACK_PROBES)
-				todo[nprobe++] = keys[i];
-		probed = lookup_keys(earlier[e], todo, nprobe);
+		if (by_range)
+		{
+			found = read_key_range(earlier[e], keys[lo], keys[hi], range_limit);
+			elog(DEBUG1, "custier: look-back on evaluation " INT64_FORMAT " read " UINT64_FORMAT " rows by key range for %d customers (at most " INT64_FORMAT ")",
+				 earlier[e], (uint64) found->members, n, range_limit);
+		}
 		for (i = 0; i < n; i++)
 		{
-			KeyTier    *kt;
+			KeyTier    *kt = found ? keytier_lookup(found, datum_key(keys[i])) : NULL;
 
-			if (!(i < LOOKBACK_PROBES || i >= n - LOOKBACK_PROBES))
-				continue;
-			resolved[i] = true;
-			kt = keytier_lookup(probed, datum_key(keys[i]));
 			if (kt == NULL)
+			{
+				todo[ntodo++] = keys[i];
 				continue;
+			}
 			tiers[i * n_earlier + e] = kt->tier;
 			nulls[i * n_earlier + e] = false;
-			if (lo_batch < 0 || kt->batch < lo_batch)
-				lo_batch = kt->batch;
-			if (kt->batch > hi_batch)
-				hi_batch = kt->batch;
 		}
-		keytier_destroy(probed);
+		if (found)
+			keytier_destroy(found);
 
-		if (lo_batch >= 0 && (uint64) (hi_batch - lo_batch + 1) * per_batch <= (uint64) 4 * n + 1000)
-		{
-			Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-			Datum		values[3];
-			keytier_hash *range;
-
-			values[0] = Int64GetDatum(earlier[e]);
-			values[1] = Int32GetDatum(lo_batch);
-			values[2] = Int32GetDatum(hi_batch);
-			range = results_into_hash("SELECT r.customer_key, r.qualified_tier FROM custier.evaluation_result r"
-									  " WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
-									  " AND r.batch OPERATOR(pg_catalog.>=) $2 AND r.batch OPERATOR(pg_catalog.<=) $3",
-									  3, types, values, 2, (int) Min((uint64) (hi_batch - lo_batch + 1) * Max(per_batch, 1), (uint64) 4 * n + 1000));
-			for (i = 0; i < n; i++)
-			{
-				KeyTier    *kt;
-
-				if (resolved[i])
-					continue;
-				kt = keytier_lookup(range, datum_key(keys[i]));
-				if (kt == NULL)
-					continue;
-				tiers[i * n_earlier + e] = kt->tier;
-				nulls[i * n_earlier + e] = false;
-				resolved[i] = true;
-			}
-			keytier_destroy(range);
-		}
-
-		/* The rest, by key. */
-		for (i = 0; i < n; i++)
-			if (!resolved[i])
-				todo[ntodo++] = keys[i];
+		/* The rest (all of them without a range), by key. */
 		if (ntodo > 0)
 		{
 			keytier_hash *rest = lookup_keys(earlier[e], todo, ntodo);
@@ -522,7 +516,7 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 			{
 				KeyTier    *kt;
 
-				if (resolved[i])
+				if (!nulls[i * n_earlier + e])
 					continue;
 				kt = keytier_lookup(rest, datum_key(keys[i]));
 				if (kt == NULL)
@@ -701,7 +695,7 @@ propose_batch(GradedBatch *b, Oid relid, const Rules *rules, const int64 *earlie
 	tiers = palloc(sizeof(Tier) * Max(m * n_earlier, 1));
 	tnulls = palloc(sizeof(bool) * Max(m * n_earlier, 1));
 	if (m > 0)
-		lookback(relid, earlier, n_earlier, keys, m, tiers, tnulls);
+		lookback(relid, earlier, n_earlier, keys, m, n, tiers, tnulls);
 	for (i = 0; i < n; i++)
 	{
 		const Tier *t = none_tiers;
@@ -1031,7 +1025,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 										 " AND a.customer_key OPERATOR(pg_catalog.=) ANY ($2)"
 										 " AND a.status OPERATOR(pg_catalog.=) ANY ('{proposed,approved}'::pg_catalog.text[])",
 										 2, atypes, avalues, NULL, true, 0);
-			open = hash_rows(SPI_tuptable, nopen, 1, 2, 0);
+			open = hash_rows(SPI_tuptable, nopen, 1, 2);
 			for (j = 0; j < nprop; j++)
 			{
 				if (keytier_lookup(open, datum_key(prop_keys[j])) != NULL)
@@ -1090,16 +1084,32 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 			/* The others moved since they were graded: say so. */
 			if (applied < (uint64) napply)
 			{
-				Oid			stypes[3] = {INT8OID, INT4OID, TEXTARRAYOID};
-				Datum		svalues[3];
+				Oid			stypes[2] = {INT8OID, TEXTARRAYOID};
+				Datum		svalues[2];
+				ArrayType  *done = DatumGetArrayTypeP(applied_keys);
+				Datum	   *done_keys;
+				int			ndone;
+				keytier_hash *done_hash;
+				int			nskipped = 0;
+				int			j;
 
+				deconstruct_array(done, TEXTOID, -1, false, TYPALIGN_INT, &done_keys, NULL, &ndone);
+				done_hash = keytier_create(CurrentMemoryContext, Max(ndone, 16), NULL);
+				for (j = 0; j < ndone; j++)
+				{
+					bool		found;
+
+					keytier_insert(done_hash, datum_key(done_keys[j]), &found);
+				}
+				for (j = 0; j < napply; j++)
+					if (keytier_lookup(done_hash, datum_key(apply_keys[j])) == NULL)
+						apply_keys[nskipped++] = apply_keys[j];
 				svalues[0] = Int64GetDatum(evaluation_id);
-				svalues[1] = Int32GetDatum(batch);
-				svalues[2] = applied_keys;
+				svalues[1] = PointerGetDatum(construct_array(apply_keys, nskipped, TEXTOID, -1, false, TYPALIGN_INT));
 				custier_exec_as(owner,
 								"UPDATE custier.evaluation_result r SET action = 'skipped'"
-								" WHERE r.evaluation_id = $1 AND r.batch = $2 AND r.action = 'applied'"
-								" AND r.customer_key <> ALL ($3)", 3, stypes, svalues, NULL, false, 0);
+								" WHERE r.evaluation_id = $1 AND r.customer_key = ANY ($2)",
+								2, stypes, svalues, NULL, false, 0);
 			}
 		}
 

@@ -32,7 +32,6 @@ CREATE TABLE @extschema@.evaluation_result (
     batch          integer NOT NULL,
     PRIMARY KEY (evaluation_id, customer_key)
 );
-CREATE INDEX evaluation_result_batch ON @extschema@.evaluation_result (evaluation_id, batch);
 COMMENT ON TABLE @extschema@.evaluation_result IS 'one row per customer per evaluation: what the metrics gave (qualified), what the rules proposed, and what was done (action)';
 
 REVOKE ALL ON @extschema@.evaluation, @extschema@.evaluation_result FROM PUBLIC;
