@@ -871,17 +871,38 @@ typedef struct StepResult
 } StepResult;
 
 /*
+ * What a run reads of its policy once per CALL, in the first batch's claim:
+ * the table, approval, rules, earlier evaluations, held keys, and the query
+ * that resumes after a key.  Planning them again in every batch cost a few
+ * percent of a run; a CALL now also grades all its batches by one reading
+ * of the policy.  Lives in cxt, which outlasts the CALL's commits.
+ */
+typedef struct RunPlan
+{
+	MemoryContext cxt;
+	bool		valid;
+	Oid			relid;
+	char	   *policy;
+	char	   *approval;
+	char	   *resume_query;
+	int64	   *earlier;
+	int			n_earlier;
+	Rules		rules;
+	keytier_hash *held;
+} RunPlan;
+
+/*
  * Grades, records and applies the next batch of evaluation_id; in one
  * transaction with the row lock on the evaluation.
  */
 static void
-evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
+evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan *plan)
 {
 	Oid			owner = custier_extension_owner();
 	Oid			tier_type = custier_tier_type();
 	Oid			tier_array = custier_tier_array_type();
-	Oid			id_type[1] = {INT8OID};
-	Datum		id_value[1];
+	Oid			id_type[2] = {INT8OID, BOOLOID};
+	Datum		id_value[2];
 	SPITupleTable *claim;
 	SPITupleTable *rows;
 	bool		isnull;
@@ -901,9 +922,10 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
-	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query, earlier,"
-					" upgrade_after, downgrade_after, max_step, held"
-					" FROM custier._evaluation_claim($1)", 1, id_type, id_value, NULL, false, 1);
+	id_value[1] = BoolGetDatum(!plan->valid);
+	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query,"
+					" resume_query, earlier, upgrade_after, downgrade_after, max_step, held"
+					" FROM custier._evaluation_claim($1, $2)", 2, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
 	res->finished = DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull));
 	res->customers = DatumGetInt64(SPI_getbinval(claim->vals[0], claim->tupdesc, 2, &isnull));
@@ -916,15 +938,33 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res)
 	}
 	batch = DatumGetInt32(SPI_getbinval(claim->vals[0], claim->tupdesc, 5, &isnull));
 	last_key = SPI_getvalue(claim->vals[0], claim->tupdesc, 6);
-	relid = DatumGetObjectId(SPI_getbinval(claim->vals[0], claim->tupdesc, 7, &isnull));
-	policy = SPI_getvalue(claim->vals[0], claim->tupdesc, 8);
-	approval = SPI_getvalue(claim->vals[0], claim->tupdesc, 9);
-	query = SPI_getvalue(claim->vals[0], claim->tupdesc, 10);
-	d = SPI_getbinval(claim->vals[0], claim->tupdesc, 11, &isnull);
-	earlier = int8_array(d, isnull, &n_earlier);
-	read_rules(claim, 12, &rules);
-	d = SPI_getbinval(claim->vals[0], claim->tupdesc, 15, &isnull);
-	held = held_keys(d, isnull);
+	if (!plan->valid)
+	{
+		MemoryContext old = MemoryContextSwitchTo(plan->cxt);
+
+		plan->relid = DatumGetObjectId(SPI_getbinval(claim->vals[0], claim->tupdesc, 7, &isnull));
+		plan->policy = SPI_getvalue(claim->vals[0], claim->tupdesc, 8);
+		plan->approval = SPI_getvalue(claim->vals[0], claim->tupdesc, 9);
+		plan->resume_query = SPI_getvalue(claim->vals[0], claim->tupdesc, 11);
+		d = SPI_getbinval(claim->vals[0], claim->tupdesc, 12, &isnull);
+		plan->earlier = int8_array(d, isnull, &plan->n_earlier);
+		read_rules(claim, 13, &plan->rules);
+		d = SPI_getbinval(claim->vals[0], claim->tupdesc, 16, &isnull);
+		plan->held = held_keys(d, isnull);
+		MemoryContextSwitchTo(old);
+		/* This batch's query: from the start, or resuming after last_key. */
+		query = SPI_getvalue(claim->vals[0], claim->tupdesc, 10);
+		plan->valid = true;
+	}
+	else
+		query = plan->resume_query;
+	relid = plan->relid;
+	policy = plan->policy;
+	approval = plan->approval;
+	earlier = plan->earlier;
+	n_earlier = plan->n_earlier;
+	rules = plan->rules;
+	held = plan->held;
 
 	/* The batch, graded with the caller's rights. */
 	{
@@ -1218,6 +1258,7 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 	double		total_customers;
 	TimestampTz t0;
 	int64		full_batches = 0;
+	RunPlan		plan;
 
 	for (i = 0; i < 3; i++)
 	{
@@ -1243,6 +1284,8 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 	total_customers = isnull ? 0.0 : DatumGetFloat8(total);
 	t0 = GetCurrentTimestamp();
 
+	memset(&plan, 0, sizeof(plan));
+	plan.cxt = AllocSetContextCreate(CurrentMemoryContext, "custier run_evaluation", ALLOCSET_SMALL_SIZES);
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (;;)
@@ -1252,7 +1295,7 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 		double		rate;
 		char	   *detail;
 
-		evaluation_step(evaluation_id, batch_size, &res);
+		evaluation_step(evaluation_id, batch_size, &res, &plan);
 		if (res.finished)
 			evaluation_allocate(policy);
 		SPI_commit();
@@ -1281,5 +1324,6 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 			break;
 	}
 	SPI_finish();
+	MemoryContextDelete(plan.cxt);
 	PG_RETURN_VOID();
 }

@@ -183,7 +183,7 @@ SELECT is(pg_temp.attempt('public', $$INSERT INTO custier.policy_audit (changed_
 SELECT is(pg_temp.attempt('public', $$SELECT custier._manage('customer', 'id', 'grade', 'retail', false)$$), '42501', 'V10. internal _manage is closed');
 SELECT is(pg_temp.attempt('public', $$SELECT custier._lock_customer('customer', '1')$$), '42501', 'V10. internal _lock_customer is closed');
 SELECT is(pg_temp.attempt('public', $$SELECT custier._manage_record('customer', '{1}', '{A}')$$), '42501', 'V10. internal _manage_record is closed');
-SELECT is(pg_temp.attempt('public', $$SELECT * FROM custier._evaluation_claim(1)$$), '42501', 'V10. internal _evaluation_claim is closed');
+SELECT is(pg_temp.attempt('public', $$SELECT * FROM custier._evaluation_claim(1, true)$$), '42501', 'V10. internal _evaluation_claim is closed');
 SELECT is(pg_temp.attempt('public', $$SELECT custier._sql_drop()$$), '42501', 'V10. internal _sql_drop is closed');
 SELECT is(pg_temp.attempt('public', 'SET session_replication_role = replica'), '42501', 'V11. replica mode is the superuser''s');
 SELECT is(custier._can_see('customer', '1'), false, 'V12. _can_see tells mallory nothing of a table it cannot read');

@@ -82,10 +82,10 @@ REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer)
 
 -- The next batch of a running evaluation, locked (the row lock serializes
 -- concurrent runners of one evaluation): where it stands, and the query.
-CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
+CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint, p_plan boolean,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
-    OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer,
+    OUT resume_query text, OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer,
     OUT held text[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
@@ -97,11 +97,13 @@ BEGIN
     finished := ev.finished_at IS NOT NULL;
     customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
     batch := ev.batches + 1; last_key := ev.last_key; policy := ev.policy;
-    IF finished THEN RETURN; END IF;
+    -- The rest once per CALL of run_evaluation (p_plan), not per batch.
+    IF finished OR NOT p_plan THEN RETURN; END IF;
     s := custier._evaluation_setup(ev.policy);
     tbl := s.tbl;
     approval := s.approval;
     query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
+    resume_query := CASE WHEN ev.last_key IS NOT NULL THEN query ELSE custier._evaluation_query(ev.policy, true) END;
     earlier := custier._earlier_evaluations(ev.policy, ev.as_of);
     upgrade_after := s.upgrade_after;
     downgrade_after := s.downgrade_after;
@@ -109,8 +111,8 @@ BEGIN
     -- Held grades (src/simulation.sql): the keys held at as_of.
     held := custier._held_keys(s.tbl, ev.as_of);
 END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint) IS 'internal: locks a running evaluation for its next batch and says how to grade it: the query, earlier evaluations, rules and held keys';
-REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint, boolean) IS 'internal: locks a running evaluation for its next batch; with p_plan, also says how to grade it: the queries, earlier evaluations, rules and held keys';
+REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint, boolean) FROM PUBLIC;
 
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
     'evaluates every customer of the policy''s managed table in batches, committing each; applies or proposes the changes; resumes after a crash';
