@@ -622,6 +622,12 @@ unpack_batch(SPITupleTable *rows, int n, GradedBatch *b)
 		bool		field_nulls[3];
 
 		b->keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
+		/* manage() and the DDL guard keep the key NOT NULL: never recorded without one. */
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("custier: a customer of the evaluated table has a NULL key"),
+					 errhint("The key column of a managed table must be NOT NULL.")));
 		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &b->current_null[i]);
 		b->current[i] = b->current_null[i] ? 0 : DatumGetTier(d);
 		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_GRADE, &isnull);
@@ -711,20 +717,6 @@ propose_batch(GradedBatch *b, Oid relid, const Rules *rules, const int64 *earlie
 	}
 }
 
-/* n tiers (nulls: NULL ones, or none) as a tier[] datum. */
-static Datum
-tiers_datum(const Tier *tiers, const bool *nulls, int n)
-{
-	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	int			i;
-
-	for (i = 0; i < n; i++)
-		values[i] = TierGetDatum(tiers[i]);
-	return PointerGetDatum(construct_md_array(values, (bool *) nulls, 1, dims, lbs, custier_tier_type(),
-											  1, true, TYPALIGN_CHAR));
-}
 
 /* ---------------------------------------------------------------------
  * evaluate(policy, as_of)
@@ -862,6 +854,13 @@ custier_evaluate(PG_FUNCTION_ARGS)
  * run_evaluation(policy, as_of, batch_size)
  * ---------------------------------------------------------------------
  */
+/* evaluation_result's columns, in their order (src/evaluation.sql). */
+#define RESULT_NATTS 8
+static const char *const result_attnames[RESULT_NATTS] = {
+	"evaluation_id", "customer_key", "qualified_tier", "proposed_tier",
+	"score", "current_tier", "action", "batch"
+};
+
 typedef struct StepResult
 {
 	int64		customers;
@@ -985,8 +984,6 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 
 	if (n > 0)
 	{
-		Oid			types[8] = {INT8OID, INT4OID, TEXTARRAYOID, tier_array, tier_array, tier_array, NUMERICARRAYOID, TEXTARRAYOID};
-		Datum		values[8];
 		uint64		i;
 		Datum	   *actions = palloc(sizeof(Datum) * n);
 		int		   *prop_pos = palloc(sizeof(int) * n);
@@ -1001,6 +998,10 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		bool	   *prop_evidence_null = palloc(sizeof(bool) * n);
 		int			napply = 0;
 		int			nprop = 0;
+		Datum		held_text = CStringGetTextDatum("held");
+		Datum		kept_text = CStringGetTextDatum("kept");
+		Datum		applied_text = CStringGetTextDatum("applied");
+		Datum		proposed_text = CStringGetTextDatum("proposed");
 
 		/* What the rules propose, looking back on the earlier evaluations. */
 		unpack_batch(rows, (int) n, &b);
@@ -1016,20 +1017,20 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		{
 			bool		current_null = b.current_null[i];
 			Tier		current = b.current[i];
-			const char *action;
+			Datum		action;
 
 			if (held->members > 0 && keytier_lookup(held, datum_key(b.keys[i])) != NULL)
 			{
-				action = "held";
+				action = held_text;
 				if (!current_null)
 					b.proposed[i] = current;
 			}
 			else if (!current_null && b.proposed[i] == current)
-				action = "kept";
+				action = kept_text;
 			else if (current_null || strcmp(approval, "none") == 0 ||
 					 (strcmp(approval, "downgrade") == 0 && tier_compare(b.proposed[i], current) > 0))
 			{
-				action = "applied";
+				action = applied_text;
 				apply_keys[napply] = b.keys[i];
 				apply_from[napply] = TierGetDatum(current);
 				apply_from_null[napply] = current_null;
@@ -1038,14 +1039,14 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 			}
 			else
 			{
-				action = "proposed";
+				action = proposed_text;
 				prop_pos[nprop] = (int) i;
 				prop_keys[nprop] = b.keys[i];
 				prop_to[nprop] = TierGetDatum(b.proposed[i]);
 				prop_evidence[nprop] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EVIDENCE, &prop_evidence_null[nprop]);
 				nprop++;
 			}
-			actions[i] = CStringGetTextDatum(action);
+			actions[i] = action;
 		}
 		if (nprop > 0)
 		{
@@ -1083,28 +1084,29 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 			nprop = kept_prop;
 		}
 
-		/* Record the batch, as custier's owner. */
-		values[0] = Int64GetDatum(evaluation_id);
-		values[1] = Int32GetDatum(batch);
-		values[2] = PointerGetDatum(construct_array(b.keys, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[3] = tiers_datum(b.current, b.current_null, (int) n);
-		values[4] = tiers_datum(b.qualified, NULL, (int) n);
-		values[5] = tiers_datum(b.proposed, NULL, (int) n);
+		/* Record the batch: its result rows, as COPY writes (src/history.c). */
 		{
-			int			dims[1] = {(int) n};
-			int			lbs[1] = {1};
+			CustierAppender *results = custier_appender_open("evaluation_result", RESULT_NATTS, result_attnames);
+			Datum		v[RESULT_NATTS];
+			bool		nl[RESULT_NATTS] = {false};
 
-			values[6] = PointerGetDatum(construct_md_array(b.score, b.score_null, 1, dims, lbs, NUMERICOID,
-														   -1, false, TYPALIGN_INT));
+			v[0] = Int64GetDatum(evaluation_id);
+			v[7] = Int32GetDatum(batch);
+			for (i = 0; i < n; i++)
+			{
+				v[1] = b.keys[i];
+				v[2] = TierGetDatum(b.qualified[i]);
+				v[3] = TierGetDatum(b.proposed[i]);
+				v[4] = b.score[i];
+				nl[4] = b.score_null[i];
+				v[5] = TierGetDatum(b.current[i]);
+				nl[5] = b.current_null[i];
+				v[6] = actions[i];
+				custier_appender_append(results, v, nl);
+			}
+			custier_appender_close(results);
+			CommandCounterIncrement();
 		}
-		values[7] = PointerGetDatum(construct_array(actions, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
-		custier_exec_generic(CUSTIER_AS_EXTENSION, owner,
-							 "INSERT INTO custier.evaluation_result"
-							 " (evaluation_id, customer_key, current_tier, qualified_tier, proposed_tier, score, action, batch)"
-							 /* Set-returning functions in the target list run in step, unmaterialized. */
-							 " SELECT $1, pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-							 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $2",
-							 8, types, values, NULL, false, 0);
 
 		if (napply > 0)
 		{

@@ -190,16 +190,27 @@ pending_add(void)
 	return &pending[npending++];
 }
 
-/* Writes into one of custier's append-only tables at the table-AM level. */
-typedef struct Appender
+/*
+ * Writes into one of custier's append-only tables at the table-AM level, as
+ * COPY does: rows are buffered and go in APPENDER_BUFFER at a time
+ * (heap_multi_insert: one WAL record per page rather than per row), then
+ * their index entries.  Only custier's C code writes these tables; they
+ * have no triggers or rules of custier's own.
+ */
+#define APPENDER_BUFFER 1000
+
+struct CustierAppender
 {
 	Relation	rel;
 	EState	   *estate;
 	ResultRelInfo *rri;
-	TupleTableSlot *slot;
+	TupleTableSlot *slots[APPENDER_BUFFER];
+	int			nslots;			/* slots created */
+	int			nbuffered;		/* rows waiting in slots[0..nbuffered) */
 	BulkInsertState bistate;
 	CommandId	cid;
-} Appender;
+	MemoryContext cxt;			/* the slots' (the caller's may be reset per row) */
+};
 
 /*
  * natts: the columns of the installed version; trailing columns that a later
@@ -207,9 +218,10 @@ typedef struct Appender
  */
 #define APPENDER_OPTIONAL_COLUMNS 1
 
-static void
-appender_open(Appender *a, const char *relname, int natts, const char *const *attnames)
+CustierAppender *
+custier_appender_open(const char *relname, int natts, const char *const *attnames)
 {
+	CustierAppender *a = palloc0(sizeof(CustierAppender));
 	Oid			relid = get_relname_relid(relname, get_namespace_oid("custier", false));
 	TupleDesc	desc;
 	int			i;
@@ -238,41 +250,74 @@ appender_open(Appender *a, const char *relname, int natts, const char *const *at
 	a->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(a->rri, a->rel, 1, NULL, 0);
 	ExecOpenIndices(a->rri, false);
-	a->slot = table_slot_create(a->rel, NULL);
 	a->bistate = GetBulkInsertState();
 	a->cid = GetCurrentCommandId(true);
+	a->cxt = CurrentMemoryContext;
+	return a;
 }
 
 static void
-appender_append(Appender *a, const Datum *values, const bool *nulls)
+appender_flush(CustierAppender *a)
 {
-	TupleTableSlot *slot = a->slot;
+	int			i;
+
+	if (a->nbuffered == 0)
+		return;
+	table_multi_insert(a->rel, a->slots, a->nbuffered, a->cid, 0, a->bistate);
+	for (i = 0; i < a->nbuffered; i++)
+	{
+		if (a->rri->ri_NumIndices > 0)
+		{
+#if PG_VERSION_NUM >= 160000
+			list_free(ExecInsertIndexTuples(a->rri, a->slots[i], a->estate, false, false, false, NULL, NIL));
+#else
+			list_free(ExecInsertIndexTuples(a->rri, a->slots[i], a->estate, false, false, NULL, NIL));
+#endif
+		}
+		ResetPerTupleExprContext(a->estate);
+		ExecClearTuple(a->slots[i]);
+	}
+	a->nbuffered = 0;
+}
+
+/* The values are copied: the caller may free them at once. */
+void
+custier_appender_append(CustierAppender *a, const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *slot;
 	int			natts = RelationGetDescr(a->rel)->natts;
 
+	if (a->nbuffered == a->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+		a->slots[a->nslots++] = table_slot_create(a->rel, NULL);
+		MemoryContextSwitchTo(old);
+	}
+	slot = a->slots[a->nbuffered++];
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, natts * sizeof(Datum));
 	memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
 	ExecStoreVirtualTuple(slot);
-	table_tuple_insert(a->rel, slot, a->cid, 0, a->bistate);
-	if (a->rri->ri_NumIndices > 0)
-	{
-#if PG_VERSION_NUM >= 160000
-		list_free(ExecInsertIndexTuples(a->rri, slot, a->estate, false, false, false, NULL, NIL));
-#else
-		list_free(ExecInsertIndexTuples(a->rri, slot, a->estate, false, false, NULL, NIL));
-#endif
-	}
-	ResetPerTupleExprContext(a->estate);
+	ExecMaterializeSlot(slot);
+	if (a->nbuffered == APPENDER_BUFFER)
+		appender_flush(a);
 }
 
-static void
-appender_close(Appender *a)
+/* Writes what is buffered; the rows are visible from the next command on. */
+void
+custier_appender_close(CustierAppender *a)
 {
-	ExecDropSingleTupleTableSlot(a->slot);
+	int			i;
+
+	appender_flush(a);
+	for (i = 0; i < a->nslots; i++)
+		ExecDropSingleTupleTableSlot(a->slots[i]);
 	FreeBulkInsertState(a->bistate);
 	ExecCloseIndices(a->rri);
 	FreeExecutorState(a->estate);
 	table_close(a->rel, NoLock);
+	pfree(a);
 }
 
 #define HISTORY_NATTS 10
@@ -286,7 +331,7 @@ static const char *const key_change_attnames[KEY_CHANGE_NATTS] = {
 };
 
 static void
-append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, Tier new_tier,
+append_history(CustierAppender *a, Oid seq, Oid relid, const char *key, Tier old_tier, Tier new_tier,
 			   TimestampTz at, Name by, int64 adjustment_id, const char *reason)
 {
 	Datum		v[HISTORY_NATTS];
@@ -307,7 +352,7 @@ append_history(Appender *a, Oid seq, Oid relid, const char *key, Tier old_tier, 
 	n[8] = reason == NULL;
 	v[9] = (Datum) 0;			/* dropped_table: the table exists */
 	n[9] = true;
-	appender_append(a, v, n);
+	custier_appender_append(a, v, n);
 }
 
 /* Index order of tier_history_as_of; ties keep the order of the changes. */
@@ -338,8 +383,8 @@ pending_cmp(const void *a, const void *b)
 static void
 pending_flush(void)
 {
-	Appender	hist;
-	Appender	keys;
+	CustierAppender *hist;
+	CustierAppender *keys = NULL;
 	bool		keys_open = false;
 	Oid			seq;
 	NameData	by;
@@ -363,7 +408,7 @@ pending_flush(void)
 	work = AllocSetContextCreate(CurrentMemoryContext, "custier history flush", ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(work, "custier history row", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(work);
-	appender_open(&hist, "tier_history", HISTORY_NATTS, history_attnames);
+	hist = custier_appender_open("tier_history", HISTORY_NATTS, history_attnames);
 	/*
 	 * In key order, the index insertions walk the history index from left
 	 * to right instead of jumping around it: markedly cheaper for big
@@ -390,7 +435,7 @@ pending_flush(void)
 			by_oid = c->changed_by;
 		}
 		if (c->old_key == NULL)
-			append_history(&hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
+			append_history(hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
 						   now, &by, c->adjustment_id, c->reason);
 		else
 		{
@@ -402,19 +447,19 @@ pending_flush(void)
 			if (c->old_tier != 0)
 			{
 				why = psprintf("key changed to \"%s\"", c->key);
-				append_history(&hist, seq, c->relid, c->old_key, c->old_tier, 0,
+				append_history(hist, seq, c->relid, c->old_key, c->old_tier, 0,
 							   now, &by, 0, why);
 			}
 			if (c->old_tier != 0 || c->new_tier != 0)
 			{
 				why = c->reason ? (char *) c->reason : psprintf("key changed from \"%s\"", c->old_key);
-				append_history(&hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
+				append_history(hist, seq, c->relid, c->key, c->old_tier, c->new_tier,
 							   now, &by, c->adjustment_id, why);
 			}
 			if (!keys_open)
 			{
 				MemoryContextSwitchTo(work);
-				appender_open(&keys, "customer_key_change", KEY_CHANGE_NATTS, key_change_attnames);
+				keys = custier_appender_open("customer_key_change", KEY_CHANGE_NATTS, key_change_attnames);
 				MemoryContextSwitchTo(rowcxt);
 				keys_open = true;
 			}
@@ -425,13 +470,13 @@ pending_flush(void)
 			v[4] = NameGetDatum(&by);
 			v[5] = (Datum) 0;	/* dropped_table */
 			n[5] = true;
-			appender_append(&keys, v, n);
+			custier_appender_append(keys, v, n);
 		}
 	}
 	MemoryContextSwitchTo(work);
 	if (keys_open)
-		appender_close(&keys);
-	appender_close(&hist);
+		custier_appender_close(keys);
+	custier_appender_close(hist);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 

@@ -46,6 +46,19 @@ extern void custier_end_authorized_change(void);
 extern uint64 custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
 								   int64 adjustment_id, const char *reason, Datum *applied_keys);
 
+/*
+ * Appends rows to one of custier's own tables (relname in schema custier,
+ * whose columns must be attnames[0..natts), the last one possibly missing
+ * before ALTER EXTENSION UPDATE) at the table-AM level, as COPY does:
+ * buffered, heap_multi_insert, then the index entries.  No triggers, rules
+ * or permission checks: only for custier's tables, written by custier.
+ * close writes what is left; the rows are visible from the next command.
+ */
+typedef struct CustierAppender CustierAppender;
+extern CustierAppender *custier_appender_open(const char *relname, int natts, const char *const *attnames);
+extern void custier_appender_append(CustierAppender *a, const Datum *values, const bool *nulls);
+extern void custier_appender_close(CustierAppender *a);
+
 /* The type custier.tier and its array type. */
 extern Oid	custier_tier_type(void);
 extern Oid	custier_tier_array_type(void);
