@@ -210,6 +210,7 @@ struct CustierAppender
 	BulkInsertState bistate;
 	CommandId	cid;
 	MemoryContext cxt;			/* the slots' (the caller's may be reset per row) */
+	int		   *from;			/* per table column: its index in the caller's values, -1: dropped */
 };
 
 /*
@@ -225,27 +226,35 @@ custier_appender_open(const char *relname, int natts, const char *const *attname
 	Oid			relid = get_relname_relid(relname, get_namespace_oid("custier", false));
 	TupleDesc	desc;
 	int			i;
+	int			live = 0;
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "custier.%s is missing", relname);
 	a->rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(a->rel);
-	/* The tuples we form assume the installed layout. */
-	if (desc->natts > natts || desc->natts < natts - APPENDER_OPTIONAL_COLUMNS)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("custier.%s has been altered: expected %d columns, found %d",
-						relname, natts, desc->natts)));
+	/* The tuples we form assume the installed columns, in order; dropped ones stay NULL. */
+	a->from = palloc(sizeof(int) * Max(desc->natts, 1));
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), attnames[i]) != 0)
+		if (att->attisdropped)
+		{
+			a->from[i] = -1;
+			continue;
+		}
+		if (live >= natts || strcmp(NameStr(att->attname), attnames[live]) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("custier.%s has been altered: column %d is not \"%s\"",
-							relname, i + 1, attnames[i])));
+					 errmsg("custier.%s has been altered: column \"%s\" is not custier's", relname,
+							NameStr(att->attname)),
+					 errhint("Drop the column again; custier writes this table as its version defines it.")));
+		a->from[i] = live++;
 	}
+	if (live < natts - APPENDER_OPTIONAL_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("custier.%s has been altered: column \"%s\" is missing", relname, attnames[live])));
 	a->estate = CreateExecutorState();
 	a->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(a->rri, a->rel, 1, NULL, 0);
@@ -286,6 +295,7 @@ custier_appender_append(CustierAppender *a, const Datum *values, const bool *nul
 {
 	TupleTableSlot *slot;
 	int			natts = RelationGetDescr(a->rel)->natts;
+	int			i;
 
 	if (a->nbuffered == a->nslots)
 	{
@@ -296,8 +306,11 @@ custier_appender_append(CustierAppender *a, const Datum *values, const bool *nul
 	}
 	slot = a->slots[a->nbuffered++];
 	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, natts * sizeof(Datum));
-	memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
+	for (i = 0; i < natts; i++)
+	{
+		slot->tts_values[i] = a->from[i] < 0 ? (Datum) 0 : values[a->from[i]];
+		slot->tts_isnull[i] = a->from[i] < 0 ? true : nulls[a->from[i]];
+	}
 	ExecStoreVirtualTuple(slot);
 	ExecMaterializeSlot(slot);
 	if (a->nbuffered == APPENDER_BUFFER)
@@ -317,6 +330,7 @@ custier_appender_close(CustierAppender *a)
 	ExecCloseIndices(a->rri);
 	FreeExecutorState(a->estate);
 	table_close(a->rel, NoLock);
+	pfree(a->from);
 	pfree(a);
 }
 
