@@ -185,7 +185,7 @@ custier_approve(PG_FUNCTION_ARGS)
 									   SPI_getbinval(row, desc, 5, &isnull),
 									   SPI_getbinval(row, desc, 6, &isnull),
 									   SPI_getbinval(row, desc, 7, &isnull),
-									   1, adjustment_id, reason, NULL);
+									   1, adjustment_id, reason, NULL, NULL);
 		if (changed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

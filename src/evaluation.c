@@ -854,6 +854,11 @@ custier_evaluate(PG_FUNCTION_ARGS)
  * run_evaluation(policy, as_of, batch_size)
  * ---------------------------------------------------------------------
  */
+/* A batch's claim (custier._evaluation_claim): columns 1-6 always, 7 (tbl) on every batch, the rest with $2. */
+#define CLAIM_SQL "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query," \
+	" resume_query, earlier, upgrade_after, downgrade_after, max_step, held" \
+	" FROM custier._evaluation_claim($1, $2)"
+
 /* evaluation_result's columns, in their order (src/evaluation.sql). */
 #define RESULT_NATTS 8
 static const char *const result_attnames[RESULT_NATTS] = {
@@ -888,6 +893,7 @@ typedef struct RunPlan
 	int			n_earlier;
 	Rules		rules;
 	keytier_hash *held;
+	CustierApplyCache apply;	/* the statement that applies grades */
 } RunPlan;
 
 /*
@@ -922,10 +928,24 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
 	id_value[1] = BoolGetDatum(!plan->valid);
-	custier_exec_as(owner, "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query,"
-					" resume_query, earlier, upgrade_after, downgrade_after, max_step, held"
-					" FROM custier._evaluation_claim($1, $2)", 2, id_type, id_value, NULL, false, 1);
+	custier_exec_as(owner, CLAIM_SQL, 2, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
+	if (plan->valid && !DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull)))
+	{
+		Datum		tbl = SPI_getbinval(claim->vals[0], claim->tupdesc, 7, &isnull);
+
+		/* The policy's table changed between batches (unmanaged, another one): read it all again. */
+		if (isnull || DatumGetObjectId(tbl) != plan->relid)
+		{
+			MemoryContextReset(plan->cxt);
+			plan->valid = false;
+			plan->apply.relid = InvalidOid;
+			plan->apply.sql = NULL;
+			id_value[1] = BoolGetDatum(true);
+			custier_exec_as(owner, CLAIM_SQL, 2, id_type, id_value, NULL, false, 1);
+			claim = SPI_tuptable;
+		}
+	}
 	res->finished = DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull));
 	res->customers = DatumGetInt64(SPI_getbinval(claim->vals[0], claim->tupdesc, 2, &isnull));
 	res->changed = DatumGetInt64(SPI_getbinval(claim->vals[0], claim->tupdesc, 3, &isnull));
@@ -1121,7 +1141,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 										   PointerGetDatum(construct_md_array(apply_from, apply_from_null, 1, dims, lbs,
 																			  tier_type, 1, true, TYPALIGN_CHAR)),
 										   PointerGetDatum(construct_array(apply_to, napply, tier_type, 1, true, TYPALIGN_CHAR)),
-										   napply, 0, reason, &applied_keys);
+										   napply, 0, reason, &applied_keys, &plan->apply);
 			res->changed += (int64) applied;
 			/* The others moved since they were graded: say so. */
 			if (applied < (uint64) napply)
@@ -1288,6 +1308,7 @@ custier_run_evaluation(PG_FUNCTION_ARGS)
 
 	memset(&plan, 0, sizeof(plan));
 	plan.cxt = AllocSetContextCreate(CurrentMemoryContext, "custier run_evaluation", ALLOCSET_SMALL_SIZES);
+	plan.apply.cxt = plan.cxt;
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (;;)

@@ -261,8 +261,13 @@ BEGIN
     finished := ev.finished_at IS NOT NULL;
     customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
     batch := ev.batches + 1; last_key := ev.last_key; policy := ev.policy;
-    -- The rest once per CALL of run_evaluation (p_plan), not per batch.
-    IF finished OR NOT p_plan THEN RETURN; END IF;
+    IF finished THEN RETURN; END IF;
+    -- The rest once per CALL of run_evaluation (p_plan), not per batch; the
+    -- table it grades every batch, so that a call notices when it changed.
+    IF NOT p_plan THEN
+        SELECT m.tbl INTO tbl FROM custier.managed_table m WHERE m.policy = ev.policy;
+        RETURN;
+    END IF;
     s := custier._evaluation_setup(ev.policy);
     tbl := s.tbl;
     approval := s.approval;

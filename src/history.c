@@ -1005,7 +1005,8 @@ custier_relation_owner(Oid relid)
 
 uint64
 custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
-					 int64 adjustment_id, const char *reason, Datum *applied_keys)
+					 int64 adjustment_id, const char *reason, Datum *applied_keys,
+					 CustierApplyCache *cache)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			tier_array = custier_tier_array_type();
@@ -1027,11 +1028,21 @@ custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "custier: SPI_connect failed");
-	/* The statement, from custier.managed_table and the catalogs. */
-	if (custier_exec_as(custier_extension_owner(), "SELECT custier._apply_sql($1)",
-						1, one_type, one_value, NULL, true, 1) != 1)
-		elog(ERROR, "custier._apply_sql returned nothing");
-	sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	/* The statement, from custier.managed_table and the catalogs (or the caller's cache of it). */
+	if (cache != NULL && cache->relid == relid && cache->sql != NULL)
+		sql = cache->sql;
+	else
+	{
+		if (custier_exec_as(custier_extension_owner(), "SELECT custier._apply_sql($1)",
+							1, one_type, one_value, NULL, true, 1) != 1)
+			elog(ERROR, "custier._apply_sql returned nothing");
+		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (cache != NULL)
+		{
+			cache->sql = MemoryContextStrdup(cache->cxt, sql);
+			cache->relid = relid;
+		}
+	}
 	table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 
 	custier_begin_authorized_change(relid, adjustment_id, reason);

@@ -41,10 +41,19 @@ extern void custier_end_authorized_change(void);
  * writes raises 42501.  Both approve() and evaluation runs apply grades by
  * this one path.  Returns how many customers changed; *applied_keys (when
  * not NULL) gets their keys as a text[] in the caller's memory context.
- * Needs no SPI connection of the caller's.
+ * Needs no SPI connection of the caller's.  cache (NULL: none) keeps the
+ * statement for the caller's next calls: an evaluation run builds it once
+ * per CALL, not per batch.
  */
+typedef struct CustierApplyCache
+{
+	MemoryContext cxt;			/* where sql lives: the caller's, across its calls */
+	Oid			relid;
+	char	   *sql;
+} CustierApplyCache;
 extern uint64 custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, int n,
-								   int64 adjustment_id, const char *reason, Datum *applied_keys);
+								   int64 adjustment_id, const char *reason, Datum *applied_keys,
+								   CustierApplyCache *cache);
 
 /*
  * Appends rows to one of custier's own tables (relname in schema custier,
