@@ -230,6 +230,8 @@ custier_appender_open(const char *relname, int natts, const char *const *attname
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "custier.%s is missing", relname);
+	/* What the tables' in_use trigger does for SQL writes: custier is in use, no restore follows. */
+	custier_mark_in_use();
 	a->rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(a->rel);
 	/* The tuples we form assume the installed columns, in order; dropped ones stay NULL. */
@@ -414,7 +416,6 @@ pending_flush(void)
 
 	if (npending == 0 || pending[npending - 1].subid < cur)
 		return;
-	custier_mark_in_use();
 	seq = get_relname_relid("tier_history_history_id_seq", get_namespace_oid("custier", false));
 	if (!OidIsValid(seq))
 		elog(ERROR, "custier.tier_history_history_id_seq is missing");
