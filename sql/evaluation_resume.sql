@@ -60,6 +60,49 @@ SELECT count(*) AS history_rows, count(DISTINCT customer_key) AS customers_chang
 FROM tier_history WHERE reason LIKE 'evaluation%';
 SELECT grade, count(*) FROM rs_customer GROUP BY grade ORDER BY grade DESC;
 
+-- A call reads its plan again when the policy changes between two of its
+-- batches: the runner waits in its 5th batch (customer 450 locked here)
+-- while the policy's approval becomes 'all'; its first five batches
+-- apply their changes, the last five propose them.
+UPDATE rs_metrics SET amount = 1200;
+BEGIN;
+SELECT id FROM rs_customer WHERE id = 450 FOR UPDATE;
+SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_database(), current_user));
+SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('resume', '2026-02-01', 100)$$);
+DO $$
+DECLARE runner int;
+BEGIN
+    FOR i IN 1 .. 600 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT pid INTO runner FROM pg_stat_activity
+        WHERE query LIKE '%CALL custier.run_evaluation%' AND pid <> pg_backend_pid() AND wait_event_type = 'Lock';
+        EXIT WHEN runner IS NOT NULL;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    IF runner IS NULL THEN RAISE EXCEPTION 'the runner never blocked'; END IF;
+END $$;
+UPDATE policy SET approval = 'all' WHERE name = 'resume';
+COMMIT;
+SELECT * FROM dblink_get_result('runner') AS r(status text);
+SELECT dblink_disconnect('runner');
+SELECT r.batch, r.action, count(*)
+FROM evaluation_result r JOIN evaluation e USING (evaluation_id)
+WHERE e.as_of = '2026-02-01' GROUP BY r.batch, r.action ORDER BY r.batch, r.action;
+
+-- One evaluation grades one table: an unfinished evaluation whose policy
+-- meanwhile manages another table is not resumed (55000).
+INSERT INTO evaluation (policy, as_of, tbl, customers, batches, last_key)
+VALUES ('resume', '2026-03-01', 'rs_customer', 100, 1, '100');
 SELECT unmanage('rs_customer');
+CREATE TABLE rs_other (id int PRIMARY KEY, grade tier);
+SELECT manage('rs_other', 'id', 'grade', 'resume');
+CALL run_evaluation('resume', '2026-03-01', 100);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT customers, batches, finished_at IS NULL AS unfinished FROM evaluation WHERE as_of = '2026-03-01';
+SELECT unmanage('rs_other');
+DROP TABLE rs_other;
+
 DROP TABLE rs_customer, rs_metrics;
 DROP EXTENSION dblink;

@@ -854,9 +854,9 @@ custier_evaluate(PG_FUNCTION_ARGS)
  * run_evaluation(policy, as_of, batch_size)
  * ---------------------------------------------------------------------
  */
-/* A batch's claim (custier._evaluation_claim): columns 1-6 always, 7 (tbl) on every batch, the rest with $2. */
+/* A batch's claim (custier._evaluation_claim): columns 1-6 and 17 (plan_version) always, the rest with $2. */
 #define CLAIM_SQL "SELECT finished, customers, changed, proposed, batch, last_key, tbl, policy, approval, query," \
-	" resume_query, earlier, upgrade_after, downgrade_after, max_step, held" \
+	" resume_query, earlier, upgrade_after, downgrade_after, max_step, held, plan_version" \
 	" FROM custier._evaluation_claim($1, $2)"
 
 /* evaluation_result's columns, in their order (src/evaluation.sql). */
@@ -894,6 +894,7 @@ typedef struct RunPlan
 	Rules		rules;
 	keytier_hash *held;
 	CustierApplyCache apply;	/* the statement that applies grades */
+	char	   *version;		/* of the policy's and managed table's rows it was read from */
 } RunPlan;
 
 /*
@@ -932,10 +933,14 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 	claim = SPI_tuptable;
 	if (plan->valid && !DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull)))
 	{
-		Datum		tbl = SPI_getbinval(claim->vals[0], claim->tupdesc, 7, &isnull);
+		char	   *version = SPI_getvalue(claim->vals[0], claim->tupdesc, 17);
 
-		/* The policy's table changed between batches (unmanaged, another one): read it all again. */
-		if (isnull || DatumGetObjectId(tbl) != plan->relid)
+		/*
+		 * The policy or its managed table changed between batches (rules,
+		 * approval, unmanaged, managed again by other columns): read it all
+		 * again.  The claim refuses when the table is another one.
+		 */
+		if (version == NULL || strcmp(version, plan->version) != 0)
 		{
 			MemoryContextReset(plan->cxt);
 			plan->valid = false;
@@ -970,6 +975,9 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		read_rules(claim, 13, &plan->rules);
 		d = SPI_getbinval(claim->vals[0], claim->tupdesc, 16, &isnull);
 		plan->held = held_keys(d, isnull);
+		plan->version = SPI_getvalue(claim->vals[0], claim->tupdesc, 17);
+		if (plan->version == NULL)
+			plan->version = "";
 		MemoryContextSwitchTo(old);
 		/* This batch's query: from the start, or resuming after last_key. */
 		query = SPI_getvalue(claim->vals[0], claim->tupdesc, 10);
@@ -1106,7 +1114,10 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 
 		/* Record the batch: its result rows, as COPY writes (src/history.c). */
 		{
-			CustierAppender *results = custier_appender_open("evaluation_result", RESULT_NATTS, result_attnames);
+			Oid			result_types[RESULT_NATTS] = {INT8OID, TEXTOID, tier_type, tier_type, NUMERICOID, tier_type,
+				TEXTOID, INT4OID};
+			CustierAppender *results = custier_appender_open("evaluation_result", RESULT_NATTS, result_attnames,
+															 result_types, 0);
 			Datum		v[RESULT_NATTS];
 			bool		nl[RESULT_NATTS] = {false};
 

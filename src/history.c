@@ -213,14 +213,9 @@ struct CustierAppender
 	int		   *from;			/* per table column: its index in the caller's values, -1: dropped */
 };
 
-/*
- * natts: the columns of the installed version; trailing columns that a later
- * version added (dropped_table) may be missing until ALTER EXTENSION UPDATE.
- */
-#define APPENDER_OPTIONAL_COLUMNS 1
-
 CustierAppender *
-custier_appender_open(const char *relname, int natts, const char *const *attnames)
+custier_appender_open(const char *relname, int natts, const char *const *attnames, const Oid *atttypes,
+					  int optional)
 {
 	CustierAppender *a = palloc0(sizeof(CustierAppender));
 	Oid			relid = get_relname_relid(relname, get_namespace_oid("custier", false));
@@ -251,9 +246,16 @@ custier_appender_open(const char *relname, int natts, const char *const *attname
 					 errmsg("custier.%s has been altered: column \"%s\" is not custier's", relname,
 							NameStr(att->attname)),
 					 errhint("Drop the column again; custier writes this table as its version defines it.")));
+		/* The values are formed for these types: another one would be misread. */
+		if (att->atttypid != atttypes[live])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("custier.%s has been altered: column \"%s\" is of type %s, not %s", relname,
+							NameStr(att->attname), format_type_be(att->atttypid), format_type_be(atttypes[live])),
+					 errhint("Change the column back; custier writes this table as its version defines it.")));
 		a->from[i] = live++;
 	}
-	if (live < natts - APPENDER_OPTIONAL_COLUMNS)
+	if (live < natts - optional)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("custier.%s has been altered: column \"%s\" is missing", relname, attnames[live])));
@@ -341,6 +343,8 @@ static const char *const history_attnames[HISTORY_NATTS] = {
 	"history_id", "tbl", "customer_key", "old_tier", "new_tier",
 	"changed_at", "changed_by", "adjustment_id", "reason", "dropped_table"
 };
+/* dropped_table, the last column of both, came with 0.2.0: missing until ALTER EXTENSION UPDATE. */
+#define APPENDER_NEWER_COLUMNS 1
 #define KEY_CHANGE_NATTS 6
 static const char *const key_change_attnames[KEY_CHANGE_NATTS] = {
 	"tbl", "old_key", "new_key", "changed_at", "changed_by", "dropped_table"
@@ -423,7 +427,12 @@ pending_flush(void)
 	work = AllocSetContextCreate(CurrentMemoryContext, "custier history flush", ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(work, "custier history row", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(work);
-	hist = custier_appender_open("tier_history", HISTORY_NATTS, history_attnames);
+	{
+		Oid			types[HISTORY_NATTS] = {INT8OID, REGCLASSOID, TEXTOID, custier_tier_type(), custier_tier_type(),
+			TIMESTAMPTZOID, NAMEOID, INT8OID, TEXTOID, TEXTOID};
+
+		hist = custier_appender_open("tier_history", HISTORY_NATTS, history_attnames, types, APPENDER_NEWER_COLUMNS);
+	}
 	/*
 	 * In key order, the index insertions walk the history index from left
 	 * to right instead of jumping around it: markedly cheaper for big
@@ -474,7 +483,12 @@ pending_flush(void)
 			if (!keys_open)
 			{
 				MemoryContextSwitchTo(work);
-				keys = custier_appender_open("customer_key_change", KEY_CHANGE_NATTS, key_change_attnames);
+				{
+					Oid			types[KEY_CHANGE_NATTS] = {REGCLASSOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID, TEXTOID};
+
+					keys = custier_appender_open("customer_key_change", KEY_CHANGE_NATTS, key_change_attnames,
+												 types, APPENDER_NEWER_COLUMNS);
+				}
 				MemoryContextSwitchTo(rowcxt);
 				keys_open = true;
 			}

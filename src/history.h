@@ -57,14 +57,16 @@ extern uint64 custier_apply_grades(Oid relid, Datum keys, Datum from, Datum to, 
 
 /*
  * Appends rows to one of custier's own tables (relname in schema custier,
- * whose columns must be attnames[0..natts), the last one possibly missing
- * before ALTER EXTENSION UPDATE) at the table-AM level, as COPY does:
+ * whose columns must be attnames[0..natts) of types atttypes[0..natts), the
+ * last `optional` of them possibly missing before ALTER EXTENSION UPDATE;
+ * else 55000) at the table-AM level, as COPY does:
  * buffered, heap_multi_insert, then the index entries.  No triggers, rules
  * or permission checks: only for custier's tables, written by custier.
  * close writes what is left; the rows are visible from the next command.
  */
 typedef struct CustierAppender CustierAppender;
-extern CustierAppender *custier_appender_open(const char *relname, int natts, const char *const *attnames);
+extern CustierAppender *custier_appender_open(const char *relname, int natts, const char *const *attnames,
+											  const Oid *atttypes, int optional);
 extern void custier_appender_append(CustierAppender *a, const Datum *values, const bool *nulls);
 extern void custier_appender_close(CustierAppender *a);
 

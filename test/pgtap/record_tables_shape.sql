@@ -18,7 +18,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS custier;
 SET search_path = public, custier;
 
-SELECT plan(10);
+SELECT plan(14);
 
 CREATE TABLE shape_cust (code text PRIMARY KEY, grade tier);
 CREATE TABLE shape_metrics (code text PRIMARY KEY, amount numeric);
@@ -36,6 +36,11 @@ SELECT throws_ok($$UPDATE shape_cust SET grade = 'B' WHERE code = 'K1'$$, '55000
                  'tier_history with a column of someone else''s: a grade change fails with 55000');
 SELECT is((SELECT grade FROM shape_cust WHERE code = 'K1'), 'C'::tier, '... and the grade stays');
 ALTER TABLE custier.tier_history DROP COLUMN note;
+-- A column of another type: its values would be misread; refused.
+ALTER TABLE custier.tier_history ALTER COLUMN reason TYPE varchar(200);
+SELECT throws_ok($$UPDATE shape_cust SET grade = 'B' WHERE code = 'K1'$$, '55000', NULL,
+                 'tier_history with a column of another type: a grade change fails with 55000');
+ALTER TABLE custier.tier_history ALTER COLUMN reason TYPE text;
 UPDATE shape_cust SET grade = 'B' WHERE code = 'K1';
 SELECT results_eq($$SELECT customer_key COLLATE "default", old_tier, new_tier, changed_by::text FROM custier.tier_history
                      WHERE tbl = 'shape_cust'::regclass AND reason IS NULL ORDER BY history_id$$,
@@ -54,6 +59,23 @@ SELECT results_eq($$SELECT code, grade FROM shape_cust ORDER BY code$$,
                   $$VALUES ('K1', 'B'::tier), ('K2', 'C'::tier), ('K3', NULL::tier)$$,
                   '... and changed no grade');
 ALTER TABLE custier.evaluation_result DROP COLUMN note;
+-- A column of another type (a tier as text: read as text, it would crash
+-- the server), or a column of custier's missing: refused, nothing recorded.
+ALTER TABLE custier.evaluation_result ALTER COLUMN current_tier TYPE text USING current_tier::text;
+\set ON_ERROR_STOP 0
+CALL custier.run_evaluation('shape', '2026-01-01', 2);
+\set ON_ERROR_STOP 1
+SELECT is(:'LAST_ERROR_SQLSTATE'::text, '55000', 'evaluation_result with a column of another type: run_evaluation fails with 55000');
+ALTER TABLE custier.evaluation_result ALTER COLUMN current_tier TYPE tier USING current_tier::tier;
+ALTER TABLE custier.evaluation_result DROP COLUMN batch;
+\set ON_ERROR_STOP 0
+CALL custier.run_evaluation('shape', '2026-01-01', 2);
+\set ON_ERROR_STOP 1
+SELECT is(:'LAST_ERROR_SQLSTATE'::text, '55000', 'evaluation_result without its column batch: run_evaluation fails with 55000');
+SELECT is((SELECT count(*) FROM custier.evaluation WHERE policy = 'shape'), 0::bigint, '... having started no evaluation');
+-- Added again, it comes last, as it was.
+ALTER TABLE custier.evaluation_result ADD COLUMN batch integer NOT NULL DEFAULT 0;
+ALTER TABLE custier.evaluation_result ALTER COLUMN batch DROP DEFAULT;
 CALL custier.run_evaluation('shape', '2026-01-01', 2);
 SELECT results_eq($$SELECT r.customer_key COLLATE "default", r.qualified_tier, r.proposed_tier, r.score, r.current_tier, r.action, r.batch
                       FROM custier.evaluation_result r JOIN custier.evaluation e USING (evaluation_id)

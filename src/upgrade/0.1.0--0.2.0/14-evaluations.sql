@@ -86,7 +86,7 @@ CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
     OUT resume_query text, OUT earlier bigint[], OUT upgrade_after integer, OUT downgrade_after integer, OUT max_step integer,
-    OUT held text[])
+    OUT held text[], OUT plan_version text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE ev custier.evaluation; s record;
 BEGIN
@@ -98,13 +98,24 @@ BEGIN
     customers := ev.customers; changed := ev.changed; proposed := ev.proposed;
     batch := ev.batches + 1; last_key := ev.last_key; policy := ev.policy;
     IF finished THEN RETURN; END IF;
-    -- The rest once per CALL of run_evaluation (p_plan), not per batch; the
-    -- table it grades every batch, so that a call notices when it changed.
+    -- The rest once per CALL of run_evaluation (p_plan), not per batch.
+    -- Every batch says which versions of the policy row and of its managed
+    -- table's row it would grade by: a call plans again when they changed.
+    SELECT m.xmin::text || '/' || p.xmin::text INTO plan_version
+      FROM custier.managed_table m JOIN custier.policy p ON p.name = m.policy
+     WHERE m.policy = ev.policy;
     IF NOT p_plan THEN
-        SELECT m.tbl INTO tbl FROM custier.managed_table m WHERE m.policy = ev.policy;
         RETURN;
     END IF;
     s := custier._evaluation_setup(ev.policy);
+    -- One evaluation grades one table: the policy's may not change under it.
+    IF s.tbl IS DISTINCT FROM ev.tbl THEN
+        RAISE EXCEPTION 'the table of policy "%" changed during evaluation %', ev.policy, p_evaluation_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The evaluation grades %s; the policy now manages %s.',
+                                  coalesce(nullif(ev.tbl::oid, 0)::regclass::text, ev.dropped_table, '?'), s.tbl),
+                  HINT = 'Evaluate at another as_of, or delete this evaluation and its results first.';
+    END IF;
     tbl := s.tbl;
     approval := s.approval;
     query := custier._evaluation_query(ev.policy, ev.last_key IS NOT NULL);
@@ -116,7 +127,7 @@ BEGIN
     -- Held grades (src/simulation.sql): the keys held at as_of.
     held := custier._held_keys(s.tbl, ev.as_of);
 END $$;
-COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint, boolean) IS 'internal: locks a running evaluation for its next batch; with p_plan, also says how to grade it: the queries, earlier evaluations, rules and held keys';
+COMMENT ON FUNCTION @extschema@._evaluation_claim(bigint, boolean) IS 'internal: locks a running evaluation for its next batch and says which versions of its policy and managed table rows it grades by; with p_plan, also how: the queries, earlier evaluations, rules and held keys';
 REVOKE ALL ON FUNCTION @extschema@._evaluation_claim(bigint, boolean) FROM PUBLIC;
 
 COMMENT ON PROCEDURE @extschema@.run_evaluation(text, timestamptz, integer) IS
