@@ -512,6 +512,9 @@ lookback(Oid relid, const int64 *earlier, int n_earlier, const Datum *keys, int 
 		{
 			keytier_hash *rest = lookup_keys(earlier[e], todo, ntodo);
 
+			elog(DEBUG1, "custier: look-back on evaluation " INT64_FORMAT " looked up %d customers by key, found " UINT64_FORMAT,
+				 earlier[e], ntodo, (uint64) rest->members);
+
 			for (i = 0; i < n; i++)
 			{
 				KeyTier    *kt;
