@@ -22,14 +22,8 @@ INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
     ('resume', 'amount', 'A', 1000), ('resume', 'amount', 'B', 500), ('resume', 'amount', 'C', 100);
 SELECT manage('rs_customer', 'id', 'grade', 'resume');
 
-BEGIN;
-SELECT id FROM rs_customer WHERE id = 450 FOR UPDATE;
-SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
-    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
-    current_database(), current_user));
-SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('resume', '2026-01-01', 100)$$);
--- Wait until the runner is blocked on customer 450, then kill it.
-DO $$
+-- The runner's pid, once it waits for a lock (customer 450, held here).
+CREATE FUNCTION pg_temp.blocked_runner() RETURNS int LANGUAGE plpgsql AS $$
 DECLARE runner int;
 BEGIN
     FOR i IN 1 .. 600 LOOP
@@ -40,8 +34,17 @@ BEGIN
         PERFORM pg_sleep(0.05);
     END LOOP;
     IF runner IS NULL THEN RAISE EXCEPTION 'the runner never blocked'; END IF;
-    PERFORM pg_terminate_backend(runner, 10000);
+    RETURN runner;
 END $$;
+
+BEGIN;
+SELECT id FROM rs_customer WHERE id = 450 FOR UPDATE;
+SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_database(), current_user));
+SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('resume', '2026-01-01', 100)$$);
+-- Wait until the runner is blocked on customer 450, then kill it.
+SELECT pg_terminate_backend(pg_temp.blocked_runner(), 10000);
 COMMIT;
 SELECT dblink_disconnect('runner');
 
@@ -71,18 +74,7 @@ SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
     split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
     current_database(), current_user));
 SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('resume', '2026-02-01', 100)$$);
-DO $$
-DECLARE runner int;
-BEGIN
-    FOR i IN 1 .. 600 LOOP
-        PERFORM pg_stat_clear_snapshot();
-        SELECT pid INTO runner FROM pg_stat_activity
-        WHERE query LIKE '%CALL custier.run_evaluation%' AND pid <> pg_backend_pid() AND wait_event_type = 'Lock';
-        EXIT WHEN runner IS NOT NULL;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    IF runner IS NULL THEN RAISE EXCEPTION 'the runner never blocked'; END IF;
-END $$;
+SELECT pg_temp.blocked_runner() IS NOT NULL AS runner_waits;
 UPDATE policy SET approval = 'all' WHERE name = 'resume';
 COMMIT;
 SELECT * FROM dblink_get_result('runner') AS r(status text);
