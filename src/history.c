@@ -194,8 +194,9 @@ pending_add(void)
  * Writes into one of custier's append-only tables at the table-AM level, as
  * COPY does: rows are buffered and go in APPENDER_BUFFER at a time
  * (heap_multi_insert: one WAL record per page rather than per row), then
- * their index entries.  Only custier's C code writes these tables; they
- * have no triggers or rules of custier's own.
+ * their index entries.  Only custier's C code writes these tables.  Their
+ * one statement trigger, in_use (restore recognition, src/lifecycle.c),
+ * does not fire here: open marks custier in use itself.
  */
 #define APPENDER_BUFFER 1000
 

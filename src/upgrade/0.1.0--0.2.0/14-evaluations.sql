@@ -81,7 +81,9 @@ COMMENT ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) IS
 REVOKE ALL ON FUNCTION @extschema@._evaluation_begin(text, timestamptz, integer) FROM PUBLIC;
 
 -- The next batch of a running evaluation, locked (the row lock serializes
--- concurrent runners of one evaluation): where it stands, and the query.
+-- concurrent runners of one evaluation): where it stands, the versions of
+-- the rows it is graded by, and, when run_evaluation plans (once per call,
+-- and again after those rows changed), how to grade it.
 CREATE OR REPLACE FUNCTION @extschema@._evaluation_claim(p_evaluation_id bigint, p_plan boolean,
     OUT finished boolean, OUT customers bigint, OUT changed bigint, OUT proposed bigint,
     OUT batch integer, OUT last_key text, OUT tbl regclass, OUT policy text, OUT approval text, OUT query text,
