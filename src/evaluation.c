@@ -30,6 +30,7 @@
 #include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
@@ -50,7 +51,7 @@ PG_FUNCTION_INFO_V1(custier_run_evaluation);
 #define Q_GRADE 3				/* custier._grade_result: qualified_tier, score, explanation */
 #define Q_EVIDENCE 4
 
-/* A graded batch, unpacked: pointers into the SPI result's rows. */
+/* A graded batch: copies of its rows' values, in the batch's memory context. */
 typedef struct GradedBatch
 {
 	int			n;
@@ -62,6 +63,8 @@ typedef struct GradedBatch
 	bool	   *score_null;
 	Datum	   *explanation;	/* jsonb, when every customer is explained */
 	bool	   *explanation_null;
+	Datum	   *evidence;		/* jsonb, when changes may become adjustments */
+	bool	   *evidence_null;
 	Tier	   *proposed;
 } GradedBatch;
 
@@ -595,63 +598,170 @@ read_rules(SPITupleTable *tt, int first, Rules *rules)
 }
 
 /*
- * Unpacks the n rows of a graded batch: each row's _grade result is
- * deformed once here (three field selections in the query would read it
- * three times).
+ * A graded batch, received straight from the caller's query: each row's
+ * key, grade, score, explanation and evidence are copied into the batch's
+ * arrays, and its _grade result is deformed once here (three field
+ * selections in the query would read it three times).  No SPI result in
+ * between: one copy of every row less, the explanation's bytes included.
+ */
+typedef struct GradeReceiver
+{
+	DestReceiver pub;
+	GradedBatch *b;
+	int			capacity;
+	bool		with_evidence;
+	TupleDesc	grade_desc;
+	MemoryContext cxt;
+} GradeReceiver;
+
+static void
+graded_grow(GradedBatch *b, int capacity)
+{
+#define GROW(field) b->field = b->field ? repalloc(b->field, sizeof(*b->field) * capacity) \
+	: palloc(sizeof(*b->field) * capacity)
+	GROW(keys);
+	GROW(current);
+	GROW(current_null);
+	GROW(qualified);
+	GROW(score);
+	GROW(score_null);
+	GROW(explanation);
+	GROW(explanation_null);
+	GROW(evidence);
+	GROW(evidence_null);
+	GROW(proposed);
+#undef GROW
+}
+
+/* A copy of a varlena datum in the current memory context, never a toast pointer. */
+static Datum
+copy_varlena(Datum d)
+{
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+
+	return datumCopy(PointerGetDatum(v), false, -1);
+}
+
+static bool
+graderecv_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	GradeReceiver *r = (GradeReceiver *) self;
+	GradedBatch *b = r->b;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	int			i = b->n;
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+	Datum		fields[3];
+	bool		field_nulls[3];
+
+	if (i == r->capacity)
+	{
+		r->capacity *= 2;
+		graded_grow(b, r->capacity);
+	}
+	slot_getsomeattrs(slot, r->with_evidence ? Q_EVIDENCE : Q_GRADE);
+	/* manage() and the DDL guard keep the key NOT NULL: never recorded without one. */
+	if (slot->tts_isnull[Q_KEY - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("custier: a customer of the evaluated table has a NULL key"),
+				 errhint("The key column of a managed table must be NOT NULL.")));
+	b->keys[i] = copy_varlena(slot->tts_values[Q_KEY - 1]);
+	b->current_null[i] = slot->tts_isnull[Q_CURRENT - 1];
+	b->current[i] = b->current_null[i] ? 0 : DatumGetTier(slot->tts_values[Q_CURRENT - 1]);
+	if (slot->tts_isnull[Q_GRADE - 1])
+		elog(ERROR, "custier: a customer was graded no tier");
+	td = DatumGetHeapTupleHeader(slot->tts_values[Q_GRADE - 1]);
+	if (r->grade_desc == NULL)
+		r->grade_desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	heap_deform_tuple(&tuple, r->grade_desc, fields, field_nulls);
+	if (field_nulls[0])
+		elog(ERROR, "custier: a customer was graded no tier");
+	b->qualified[i] = DatumGetTier(fields[0]);
+	b->score_null[i] = field_nulls[1];
+	b->score[i] = field_nulls[1] ? (Datum) 0 : copy_varlena(fields[1]);
+	b->explanation_null[i] = field_nulls[2];
+	b->explanation[i] = field_nulls[2] ? (Datum) 0 : copy_varlena(fields[2]);
+	b->evidence_null[i] = !r->with_evidence || slot->tts_isnull[Q_EVIDENCE - 1];
+	b->evidence[i] = b->evidence_null[i] ? (Datum) 0 : copy_varlena(slot->tts_values[Q_EVIDENCE - 1]);
+	b->n++;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+graderecv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+graderecv_shutdown(DestReceiver *self)
+{
+}
+
+static void
+graderecv_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * Grades a batch: runs the caller's query (params $1..$4: after this key,
+ * this many, explain, evidence) with the caller's rights, its rows into b,
+ * in the current memory context.  Parsed and planned for these values, as
+ * SPI_execute_with_args would.
  */
 static void
-unpack_batch(SPITupleTable *rows, int n, GradedBatch *b)
+grade_batch(const char *query, Oid *types, Datum *values, const char *nulls, int64 batch_size,
+			bool with_evidence, GradedBatch *b)
 {
-	TupleDesc	grade_desc = NULL;
+	GradeReceiver r;
+	ParamListInfo params = makeParamList(4);
+	SPIExecuteOptions options;
+	CustierRights rights;
 	int			i;
+	volatile int rc = 0;
 
-	b->n = n;
-	b->keys = palloc(sizeof(Datum) * Max(n, 1));
-	b->current = palloc(sizeof(Tier) * Max(n, 1));
-	b->current_null = palloc(sizeof(bool) * Max(n, 1));
-	b->qualified = palloc(sizeof(Tier) * Max(n, 1));
-	b->score = palloc(sizeof(Datum) * Max(n, 1));
-	b->score_null = palloc(sizeof(bool) * Max(n, 1));
-	b->explanation = palloc(sizeof(Datum) * Max(n, 1));
-	b->explanation_null = palloc(sizeof(bool) * Max(n, 1));
-	b->proposed = palloc(sizeof(Tier) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	memset(b, 0, sizeof(*b));
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = graderecv_receive;
+	r.pub.rStartup = graderecv_startup;
+	r.pub.rShutdown = graderecv_shutdown;
+	r.pub.rDestroy = graderecv_destroy;
+	r.pub.mydest = DestNone;
+	r.b = b;
+	r.with_evidence = with_evidence;
+	r.cxt = CurrentMemoryContext;
+	r.capacity = (int) Min(Max(batch_size, 16), 16384);
+	graded_grow(b, r.capacity);
+	params->numParams = 4;
+	for (i = 0; i < 4; i++)
 	{
-		bool		isnull;
-		Datum		d;
-		HeapTupleHeader td;
-		HeapTupleData tuple;
-		Datum		fields[3];
-		bool		field_nulls[3];
-
-		b->keys[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_KEY, &isnull);
-		/* manage() and the DDL guard keep the key NOT NULL: never recorded without one. */
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("custier: a customer of the evaluated table has a NULL key"),
-					 errhint("The key column of a managed table must be NOT NULL.")));
-		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_CURRENT, &b->current_null[i]);
-		b->current[i] = b->current_null[i] ? 0 : DatumGetTier(d);
-		d = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_GRADE, &isnull);
-		if (isnull)
-			elog(ERROR, "custier: a customer was graded no tier");
-		td = DatumGetHeapTupleHeader(d);
-		if (grade_desc == NULL)
-			grade_desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
-		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = td;
-		heap_deform_tuple(&tuple, grade_desc, fields, field_nulls);
-		if (field_nulls[0])
-			elog(ERROR, "custier: a customer was graded no tier");
-		b->qualified[i] = DatumGetTier(fields[0]);
-		b->score[i] = fields[1];
-		b->score_null[i] = field_nulls[1];
-		b->explanation[i] = fields[2];
-		b->explanation_null[i] = field_nulls[2];
+		params->params[i].ptype = types[i];
+		params->params[i].value = values[i];
+		params->params[i].isnull = nulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
 	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = (DestReceiver *) &r;
+	custier_rights_enter(&rights, CUSTIER_AS_CALLER, InvalidOid);
+	PG_TRY();
+	{
+		rc = SPI_execute_extended(query, &options);
+	}
+	PG_FINALLY();
+	{
+		custier_rights_exit(&rights);
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "custier: SPI failed (%s): %s", SPI_result_code_string(rc), query);
+	MemoryContextSwitchTo(r.cxt);
 }
 
 /*
@@ -802,20 +912,16 @@ custier_evaluate(PG_FUNCTION_ARGS)
 	nulls[1] = ' ';
 	for (;;)
 	{
-		SPITupleTable *rows;
-		uint64		n;
-		uint64		i;
+		int			n;
+		int			i;
 		GradedBatch b;
 
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
 		values[0] = last_key ? PointerGetDatum(last_key) : (Datum) 0;
 		nulls[0] = last_key ? ' ' : 'n';
-		n = custier_exec_as_caller(last_key ? resume_query : query, 4, types, values, nulls, true, 0);
-		rows = SPI_tuptable;
-		MemoryContextSwitchTo(batch_cxt);
-
-		unpack_batch(rows, (int) n, &b);
+		grade_batch(last_key ? resume_query : query, types, values, nulls, EVALUATE_BATCH, false, &b);
+		n = b.n;
 		propose_batch(&b, relid, &rules, earlier, n_earlier);
 		for (i = 0; i < n; i++)
 		{
@@ -846,7 +952,6 @@ custier_evaluate(PG_FUNCTION_ARGS)
 		if (last_key)
 			pfree(last_key);
 		last_key = DatumGetTextPCopy(b.keys[n - 1]);
-		SPI_freetuptable(rows);
 	}
 	MemoryContextSwitchTo(call_cxt);
 	SPI_finish();
@@ -913,7 +1018,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 	Oid			id_type[2] = {INT8OID, BOOLOID};
 	Datum		id_value[2];
 	SPITupleTable *claim;
-	SPITupleTable *rows;
+	GradedBatch b;
 	bool		isnull;
 	int32		batch;
 	char	   *last_key;
@@ -1009,8 +1114,8 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		values[2] = BoolGetDatum(false);
 		/* Evidence for the changes that may become adjustments. */
 		values[3] = BoolGetDatum(strcmp(approval, "none") != 0);
-		n = custier_exec_as_caller(query, 4, types, values, nulls, true, 0);
-		rows = SPI_tuptable;
+		grade_batch(query, types, values, nulls, batch_size, strcmp(approval, "none") != 0, &b);
+		n = (uint64) b.n;
 	}
 
 	if (n > 0)
@@ -1018,7 +1123,6 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		uint64		i;
 		Datum	   *actions = palloc(sizeof(Datum) * n);
 		int		   *prop_pos = palloc(sizeof(int) * n);
-		GradedBatch b;
 		Datum	   *apply_keys = palloc(sizeof(Datum) * n);
 		Datum	   *apply_from = palloc(sizeof(Datum) * n);
 		bool	   *apply_from_null = palloc(sizeof(bool) * n);
@@ -1035,7 +1139,6 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		Datum		proposed_text = CStringGetTextDatum("proposed");
 
 		/* What the rules propose, looking back on the earlier evaluations. */
-		unpack_batch(rows, (int) n, &b);
 		propose_batch(&b, relid, &rules, earlier, n_earlier);
 
 		/*
@@ -1074,7 +1177,8 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 				prop_pos[nprop] = (int) i;
 				prop_keys[nprop] = b.keys[i];
 				prop_to[nprop] = TierGetDatum(b.proposed[i]);
-				prop_evidence[nprop] = SPI_getbinval(rows->vals[i], rows->tupdesc, Q_EVIDENCE, &prop_evidence_null[nprop]);
+				prop_evidence[nprop] = b.evidence[i];
+				prop_evidence_null[nprop] = b.evidence_null[i];
 				nprop++;
 			}
 			actions[i] = action;
@@ -1230,7 +1334,7 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		values[3] = Int64GetDatum(res->proposed);
 		values[4] = Int32GetDatum(batch);
 		if (n > 0)
-			values[5] = SPI_getbinval(rows->vals[n - 1], rows->tupdesc, Q_KEY, &isnull);
+			values[5] = b.keys[n - 1];
 		else
 			nulls[5] = 'n';
 		values[6] = BoolGetDatum(res->finished);
