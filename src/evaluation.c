@@ -300,67 +300,68 @@ hashrecv_receive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
+/* The receivers below keep nothing between statements: no start, end or teardown. */
 static void
-hashrecv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+recv_startup_noop(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 }
 
 static void
-hashrecv_shutdown(DestReceiver *self)
+recv_noop(DestReceiver *self)
 {
 }
 
 static void
-hashrecv_destroy(DestReceiver *self)
+recv_init(DestReceiver *dest, bool (*receive) (TupleTableSlot *slot, DestReceiver *self))
 {
+	dest->receiveSlot = receive;
+	dest->rStartup = recv_startup_noop;
+	dest->rShutdown = recv_noop;
+	dest->rDestroy = recv_noop;
+	dest->mydest = DestNone;
 }
 
-/* Runs sql (params $1..$nargs) as custier's owner into a new hash, in the current memory context. */
-static keytier_hash *
-results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+/*
+ * Runs sql (params $1..$nargs, nulls as SPI takes them) with the rights
+ * of kind/role, its rows into dest: no SPI result in between.  generic:
+ * planned once for any values (else for these values, as
+ * SPI_execute_with_args plans).
+ */
+static void
+exec_into(CustierRightsKind kind, Oid role, const char *sql, int nargs, Oid *types, Datum *values,
+		  const char *nulls, bool generic, DestReceiver *dest)
 {
-	HashReceiver r;
 	ParamListInfo params = makeParamList(nargs);
 	SPIExecuteOptions options;
 	CustierRights rights;
 	int			i;
 	volatile int rc = 0;
 
-	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = hashrecv_receive;
-	r.pub.rStartup = hashrecv_startup;
-	r.pub.rShutdown = hashrecv_shutdown;
-	r.pub.rDestroy = hashrecv_destroy;
-	r.pub.mydest = DestNone;
-	r.cxt = CurrentMemoryContext;
-	r.hash = keytier_create(CurrentMemoryContext, Max(expected, 16), NULL);
 	params->numParams = nargs;
 	for (i = 0; i < nargs; i++)
 	{
 		params->params[i].ptype = types[i];
 		params->params[i].value = values[i];
-		params->params[i].isnull = false;
+		params->params[i].isnull = nulls != NULL && nulls[i] == 'n';
 		params->params[i].pflags = PARAM_FLAG_CONST;
 	}
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.read_only = true;
-	options.dest = (DestReceiver *) &r;
-	custier_rights_enter(&rights, CUSTIER_AS_EXTENSION, custier_extension_owner());
+	options.dest = dest;
+	custier_rights_enter(&rights, kind, role);
 	PG_TRY();
 	{
-		/*
-		 * A generic plan: planned for any values, the lookups are index
-		 * probes whatever the statistics of evaluation_result say at the
-		 * moment (a custom plan for a batch's keys, with statistics from
-		 * before the earlier evaluations were written, scanned every row of
-		 * an earlier evaluation per batch).
-		 */
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+		if (generic)
+		{
+			SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 
-		if (plan == NULL)
-			elog(ERROR, "custier: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-		rc = SPI_execute_plan_extended(plan, &options);
+			if (plan == NULL)
+				elog(ERROR, "custier: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+			rc = SPI_execute_plan_extended(plan, &options);
+		}
+		else
+			rc = SPI_execute_extended(sql, &options);
 	}
 	PG_FINALLY();
 	{
@@ -369,6 +370,27 @@ results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int exp
 	PG_END_TRY();
 	if (rc < 0)
 		elog(ERROR, "custier: SPI failed (%s): %s", SPI_result_code_string(rc), sql);
+}
+
+/* Runs sql (params $1..$nargs) as custier's owner into a new hash, in the current memory context. */
+static keytier_hash *
+results_into_hash(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+{
+	HashReceiver r;
+
+	memset(&r, 0, sizeof(r));
+	recv_init(&r.pub, hashrecv_receive);
+	r.cxt = CurrentMemoryContext;
+	r.hash = keytier_create(CurrentMemoryContext, Max(expected, 16), NULL);
+
+	/*
+	 * A generic plan: planned for any values, the lookups are index probes
+	 * whatever the statistics of evaluation_result say at the moment (a
+	 * custom plan for a batch's keys, with statistics from before the
+	 * earlier evaluations were written, scanned every row of an earlier
+	 * evaluation per batch).
+	 */
+	exec_into(CUSTIER_AS_EXTENSION, custier_extension_owner(), sql, nargs, types, values, NULL, true, &r.pub);
 	MemoryContextSwitchTo(r.cxt);
 	return r.hash;
 }
@@ -693,21 +715,6 @@ graderecv_receive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-static void
-graderecv_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-}
-
-static void
-graderecv_shutdown(DestReceiver *self)
-{
-}
-
-static void
-graderecv_destroy(DestReceiver *self)
-{
-}
-
 /*
  * Grades a batch: runs the caller's query (params $1..$4: after this key,
  * this many, explain, evidence) with the caller's rights, its rows into b,
@@ -719,48 +726,16 @@ grade_batch(const char *query, Oid *types, Datum *values, const char *nulls, int
 			bool with_evidence, GradedBatch *b)
 {
 	GradeReceiver r;
-	ParamListInfo params = makeParamList(4);
-	SPIExecuteOptions options;
-	CustierRights rights;
-	int			i;
-	volatile int rc = 0;
 
 	memset(b, 0, sizeof(*b));
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = graderecv_receive;
-	r.pub.rStartup = graderecv_startup;
-	r.pub.rShutdown = graderecv_shutdown;
-	r.pub.rDestroy = graderecv_destroy;
-	r.pub.mydest = DestNone;
+	recv_init(&r.pub, graderecv_receive);
 	r.b = b;
 	r.with_evidence = with_evidence;
 	r.cxt = CurrentMemoryContext;
 	r.capacity = (int) Min(Max(batch_size, 16), 16384);
 	graded_grow(b, r.capacity);
-	params->numParams = 4;
-	for (i = 0; i < 4; i++)
-	{
-		params->params[i].ptype = types[i];
-		params->params[i].value = values[i];
-		params->params[i].isnull = nulls[i] == 'n';
-		params->params[i].pflags = PARAM_FLAG_CONST;
-	}
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = (DestReceiver *) &r;
-	custier_rights_enter(&rights, CUSTIER_AS_CALLER, InvalidOid);
-	PG_TRY();
-	{
-		rc = SPI_execute_extended(query, &options);
-	}
-	PG_FINALLY();
-	{
-		custier_rights_exit(&rights);
-	}
-	PG_END_TRY();
-	if (rc < 0)
-		elog(ERROR, "custier: SPI failed (%s): %s", SPI_result_code_string(rc), query);
+	exec_into(CUSTIER_AS_CALLER, InvalidOid, query, 4, types, values, nulls, false, &r.pub);
 	MemoryContextSwitchTo(r.cxt);
 }
 
