@@ -733,7 +733,8 @@ grade_batch(const char *query, Oid *types, Datum *values, const char *nulls, int
 	r.b = b;
 	r.with_evidence = with_evidence;
 	r.cxt = CurrentMemoryContext;
-	r.capacity = (int) Min(Max(batch_size, 16), 16384);
+	/* Grown by doubling: a batch_size far above the rows there are costs nothing. */
+	r.capacity = (int) Min(Max(batch_size, 16), 1024);
 	graded_grow(b, r.capacity);
 	exec_into(CUSTIER_AS_CALLER, InvalidOid, query, 4, types, values, nulls, false, &r.pub);
 	MemoryContextSwitchTo(r.cxt);
