@@ -128,6 +128,28 @@ SELECT proposed_tier(NULL, 'B', '{}', 2, 2, 1) AS first_grading,
 SELECT proposed_tier('C', 'A', '{}', 0, 1, NULL);
 SELECT proposed_tier('C', 'A', '{}', 1, 1, 0);
 
+-- A NULL key (the DDL guard bypassed by a superuser) is refused: 23502,
+-- raised after the grading query, so without that internal query as context.
+CREATE TABLE ev_nullkey (k text NOT NULL UNIQUE, grade tier);
+CREATE TABLE ev_nullkey_metrics (k text PRIMARY KEY, amount numeric);
+INSERT INTO policy (name, lowest, upgrade_after, downgrade_after, max_step, approval, metrics_source, key_column)
+VALUES ('nullkey', 'B', 1, 1, NULL, 'none', 'ev_nullkey_metrics', 'k');
+INSERT INTO policy_tier (policy, tier, label) VALUES ('nullkey', 'A', 'a'), ('nullkey', 'B', 'b');
+INSERT INTO ev_nullkey VALUES ('a', 'B');
+SELECT manage('ev_nullkey', 'k', 'grade', 'nullkey');
+SET session_replication_role = replica;
+ALTER TABLE ev_nullkey ALTER k DROP NOT NULL;
+RESET session_replication_role;
+INSERT INTO ev_nullkey VALUES (NULL, 'A');
+\set VERBOSITY default
+SELECT * FROM evaluate('nullkey', '2026-01-01');
+\echo :LAST_ERROR_SQLSTATE
+CALL run_evaluation('nullkey', '2026-01-01', 10);
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+SELECT unmanage('ev_nullkey');
+DROP TABLE ev_nullkey, ev_nullkey_metrics;
+
 SELECT unmanage('ev_customer');
 DROP TABLE ev_customer, ev_metrics;
 DROP OWNED BY custier_test_evaluation_sales, custier_test_evaluation_manager;

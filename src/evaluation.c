@@ -634,6 +634,7 @@ typedef struct GradeReceiver
 	bool		with_evidence;
 	TupleDesc	grade_desc;
 	MemoryContext cxt;
+	bool		null_key;		/* a row had a NULL key: stopped, raised after the query */
 } GradeReceiver;
 
 static void
@@ -655,12 +656,18 @@ graded_grow(GradedBatch *b, int capacity)
 #undef GROW
 }
 
-/* A copy of a varlena datum in the current memory context, never a toast pointer. */
+/*
+ * A copy of a varlena datum in the current memory context, never a toast
+ * pointer: a detoasted value is already that copy.
+ */
 static Datum
 copy_varlena(Datum d)
 {
-	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	struct varlena *orig = (struct varlena *) DatumGetPointer(d);
+	struct varlena *v = pg_detoast_datum_packed(orig);
 
+	if (v != orig)
+		return PointerGetDatum(v);
 	return datumCopy(PointerGetDatum(v), false, -1);
 }
 
@@ -682,12 +689,18 @@ graderecv_receive(TupleTableSlot *slot, DestReceiver *self)
 		graded_grow(b, r->capacity);
 	}
 	slot_getsomeattrs(slot, r->with_evidence ? Q_EVIDENCE : Q_GRADE);
-	/* manage() and the DDL guard keep the key NOT NULL: never recorded without one. */
+
+	/*
+	 * manage() and the DDL guard keep the key NOT NULL: never recorded
+	 * without one.  The query stops here; grade_batch raises the error once
+	 * it has returned, so that it carries no context of the internal query.
+	 */
 	if (slot->tts_isnull[Q_KEY - 1])
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("custier: a customer of the evaluated table has a NULL key"),
-				 errhint("The key column of a managed table must be NOT NULL.")));
+	{
+		r->null_key = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
 	b->keys[i] = copy_varlena(slot->tts_values[Q_KEY - 1]);
 	b->current_null[i] = slot->tts_isnull[Q_CURRENT - 1];
 	b->current[i] = b->current_null[i] ? 0 : DatumGetTier(slot->tts_values[Q_CURRENT - 1]);
@@ -738,6 +751,11 @@ grade_batch(const char *query, Oid *types, Datum *values, const char *nulls, int
 	graded_grow(b, r.capacity);
 	exec_into(CUSTIER_AS_CALLER, InvalidOid, query, 4, types, values, nulls, false, &r.pub);
 	MemoryContextSwitchTo(r.cxt);
+	if (r.null_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("custier: a customer of the evaluated table has a NULL key"),
+				 errhint("The key column of a managed table must be NOT NULL.")));
 }
 
 /*
