@@ -96,5 +96,60 @@ SELECT customers, batches, finished_at IS NULL AS unfinished FROM evaluation WHE
 SELECT unmanage('rs_other');
 DROP TABLE rs_other;
 
+-- A call's plan reads the table by its name: renamed between two of its
+-- batches, with another table created under the old name, the call plans
+-- again and goes on grading the table its evaluation records (under its new
+-- name); the other table is not read nor written.  The runner waits in its
+-- first batch (customer 2 locked here), the rename waits for the runner.
+CREATE TABLE rn_customer (id int PRIMARY KEY, grade tier);
+CREATE TABLE rn_metrics (id int PRIMARY KEY, amount numeric);
+INSERT INTO rn_customer SELECT i, 'C' FROM generate_series(1, 4) i;
+INSERT INTO rn_metrics SELECT i, 1200 FROM generate_series(1, 5) i;
+INSERT INTO policy (name, metrics_source, key_column) VALUES ('rename', 'rn_metrics', 'id');
+INSERT INTO policy_criterion (policy, metric) VALUES ('rename', 'amount');
+INSERT INTO policy_threshold (policy, metric, tier, bound) VALUES
+    ('rename', 'amount', 'A', 1000), ('rename', 'amount', 'B', 500), ('rename', 'amount', 'C', 100);
+SELECT manage('rn_customer', 'id', 'grade', 'rename');
+CREATE FUNCTION pg_temp.renamer_waits() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. 600 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        IF EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE '%RENAME TO rn_customer_old%'
+                   AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND wait_event = 'relation') THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RAISE EXCEPTION 'the rename never waited';
+END $$;
+BEGIN;
+SELECT id FROM rn_customer WHERE id = 2 FOR UPDATE;
+SELECT dblink_connect('runner', format('host=%s port=%s dbname=%s user=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_database(), current_user));
+SELECT dblink_connect('renamer', format('host=%s port=%s dbname=%s user=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_database(), current_user));
+SELECT dblink_send_query('runner', $$CALL custier.run_evaluation('rename', '2026-01-01', 2)$$);
+SELECT pg_temp.blocked_runner() IS NOT NULL AS runner_waits;
+SELECT dblink_send_query('renamer', $q$DO $r$ BEGIN
+    ALTER TABLE rn_customer RENAME TO rn_customer_old;
+    CREATE TABLE rn_customer (id int PRIMARY KEY, grade custier.tier);
+    INSERT INTO rn_customer VALUES (3, 'D'), (4, 'D'), (5, 'D');
+END $r$$q$);
+SELECT pg_temp.renamer_waits();
+COMMIT;
+SELECT * FROM dblink_get_result('runner') AS r(status text);
+SELECT * FROM dblink_get_result('renamer') AS r(status text);
+SELECT dblink_disconnect('runner');
+SELECT dblink_disconnect('renamer');
+SELECT tbl, customers, changed, batches, finished_at IS NOT NULL AS finished FROM evaluation WHERE policy = 'rename';
+SELECT r.customer_key, r.current_tier, r.proposed_tier, r.action, r.batch
+FROM evaluation_result r JOIN evaluation e USING (evaluation_id) WHERE e.policy = 'rename' ORDER BY 1;
+SELECT 'rn_customer_old' AS t, * FROM rn_customer_old UNION ALL SELECT 'rn_customer', * FROM rn_customer ORDER BY 1, 2;
+SELECT tbl, customer_key, old_tier, new_tier FROM tier_history
+WHERE reason LIKE 'evaluation%' AND tbl IN ('rn_customer_old'::regclass, 'rn_customer'::regclass) ORDER BY history_id;
+DROP TABLE rn_customer, rn_customer_old, rn_metrics;
+
 DROP TABLE rs_customer, rs_metrics;
 DROP EXTENSION dblink;

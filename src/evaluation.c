@@ -25,6 +25,7 @@
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
 #include "nodes/params.h"
+#include "storage/lmgr.h"
 #include "tcop/pquery.h"
 #include "executor/tstoreReceiver.h"
 #include "common/hashfn.h"
@@ -996,7 +997,7 @@ typedef struct RunPlan
 	Rules		rules;
 	keytier_hash *held;
 	CustierApplyCache apply;	/* the statement that applies grades */
-	char	   *version;		/* of the policy's and managed table's rows it was read from */
+	char	   *version;		/* of the policy's and managed table's rows, and the names of the table and metrics source, it was read from */
 } RunPlan;
 
 /*
@@ -1031,6 +1032,14 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 		elog(ERROR, "SPI_connect failed");
 	id_value[0] = Int64GetDatum(evaluation_id);
 	id_value[1] = BoolGetDatum(!plan->valid);
+
+	/*
+	 * The plan's queries name the table.  Locked before the claim reads its
+	 * name (plan_version), it cannot be renamed until this batch commits: a
+	 * rename that committed is seen by the claim, which then plans again.
+	 */
+	if (plan->valid)
+		LockRelationOid(plan->relid, AccessShareLock);
 	custier_exec_as(owner, CLAIM_SQL, 2, id_type, id_value, NULL, false, 1);
 	claim = SPI_tuptable;
 	if (plan->valid && !DatumGetBool(SPI_getbinval(claim->vals[0], claim->tupdesc, 1, &isnull)))

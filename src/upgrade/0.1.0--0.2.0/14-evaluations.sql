@@ -102,8 +102,11 @@ BEGIN
     IF finished THEN RETURN; END IF;
     -- The rest once per CALL of run_evaluation (p_plan), not per batch.
     -- Every batch says which versions of the policy row and of its managed
-    -- table's row it would grade by: a call plans again when they changed.
-    SELECT m.xmin::text || '/' || p.xmin::text INTO plan_version
+    -- table's row it would grade by, and the names its queries read the
+    -- table and the metrics source by (renamed, another relation could take
+    -- the name): a call plans again when they changed.
+    SELECT m.xmin::text || '/' || p.xmin::text || '/' || m.tbl::text || '/' || coalesce(p.metrics_source::text, '')
+      INTO plan_version
       FROM custier.managed_table m JOIN custier.policy p ON p.name = m.policy
      WHERE m.policy = ev.policy;
     IF NOT p_plan THEN
