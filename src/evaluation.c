@@ -1291,7 +1291,8 @@ evaluation_step(int64 evaluation_id, int32 batch_size, StepResult *res, RunPlan 
 				svalues[1] = PointerGetDatum(construct_array(apply_keys, nskipped, TEXTOID, -1, false, TYPALIGN_INT));
 				custier_exec_as(owner,
 								"UPDATE custier.evaluation_result r SET action = 'skipped'"
-								" WHERE r.evaluation_id = $1 AND r.customer_key = ANY ($2)",
+								" WHERE r.evaluation_id OPERATOR(pg_catalog.=) $1"
+								" AND r.customer_key OPERATOR(pg_catalog.=) ANY ($2)",
 								2, stypes, svalues, NULL, false, 0);
 			}
 		}

@@ -9,7 +9,7 @@
 \ir setup.inc
 \ir attack_setup.inc
 
-SELECT plan(55);
+SELECT plan(57);
 
 SELECT pg_temp.shadow('reviewer'), pg_temp.shadow('approver'), pg_temp.shadow('proposer'),
        pg_temp.shadow('table_owner'), pg_temp.shadow('cycle_runner'), pg_temp.shadow('bi_reader'),
@@ -168,6 +168,12 @@ SELECT is(pg_temp.attempt('public', $$ALTER TABLE custier.adjustment ALTER COLUM
 SELECT is(pg_temp.attempt('public', 'CREATE TRIGGER planted BEFORE INSERT ON custier.adjustment FOR EACH ROW EXECUTE FUNCTION table_owner_shadow.noop()'),
           '42501', 'V7. no trigger on custier''s tables');
 SELECT is(pg_temp.attempt('public', 'CREATE POLICY planted ON custier.tier_history USING (true)'), '42501', 'V7. no row-level security policy on them');
+-- custier writes these two at the table-AM level (src/history.c): index
+-- expressions and predicates are the only code that runs there.
+SELECT is(pg_temp.attempt('public', $$CREATE INDEX planted ON custier.evaluation_result (customer_key) WHERE public.payload('index')$$), '42501',
+          'V7. no partial index with a function of its own on evaluation_result');
+SELECT is(pg_temp.attempt('public', $$CREATE INDEX planted ON custier.tier_history ((public.payload(customer_key)))$$), '42501',
+          'V7. no expression index on tier_history');
 SELECT is(pg_temp.attempt('public', 'CREATE EVENT TRIGGER planted ON ddl_command_end EXECUTE FUNCTION custier._on_ddl_end()'), '42501',
           'V8. no event trigger');
 SET SESSION AUTHORIZATION mallory;
